@@ -1,0 +1,30 @@
+# plansim: multi-year workforce and 401(k) plan simulation.
+#
+# Path scheme (every phase of every year is a rule with file outputs):
+#   results/{scenario}/staged_census.parquet            validated census, active rows, canonical columns
+#   results/{scenario}/preflight.json                   dbt compile + empty build, before any year
+#   results/{scenario}/simulation.duckdb                the scenario's DuckDB file (one writer at a time)
+#   results/{scenario}/{year}/workforce_phase.json      phase 1: workforce events (tag foundation)
+#   results/{scenario}/{year}/int_year_end_workforce_state.parquet   -> next year's starting workforce
+#   results/{scenario}/{year}/plan_phase.json           phase 2: plan events -> accumulator -> contributions -> marts
+#   results/{scenario}/{year}/int_year_end_deferral_state.parquet    -> next year's deferral state
+#   results/{scenario}/{year}/<model>.parquet           exports: fct_workforce_snapshot, fct_yearly_events,
+#                                                       int_deferral_rate_state_accumulator, int_employee_contributions, ...
+#   results/{scenario}/{year}/summary.json, done        phase 3: quality gates + the year's sentinel
+#   results/{scenario}/summary.csv                      all years, after the multi-year consistency check
+#   logs/{scenario}/{year}/{rule}.log, benchmarks/{scenario}/{year}/{rule}.tsv
+#
+# Year N reads year N-1 only through the exported files above (declared as input:).
+
+configfile: "config.yaml"
+
+
+include: "rules/common.smk"
+include: "rules/census.smk"
+include: "rules/simulate.smk"
+include: "rules/audit.smk"
+
+
+rule all:
+    input:
+        expand(f"{RESULTS}/{{scenario}}/summary.csv", scenario=sorted(SCENARIOS)),

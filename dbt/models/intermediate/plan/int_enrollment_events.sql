@@ -1,0 +1,106 @@
+{#-
+  Grain: one row per employee and event type (enrollment | opt_out) in the year.
+  Non-participants on Jan 1 who are eligible by their last day of the year:
+  - auto-enrollment (when on, in scope, never opted out before) at the default rate on
+    max(eligibility date, Jan 1); a share opt_out_rate opts out within the window (rate 0);
+  - otherwise voluntary enrollment with the age band's probability, on a day drawn between
+    eligibility and the last day employed, at a rate drawn from rate_choices.
+  Census participants (deferral_rate > 0) are enrolled at baseline: no event.
+-#}
+{{ config(
+    unique_key=['scenario_id', 'plan_design_id', 'employee_id', 'simulation_year', 'event_type'],
+    tags=['deferral_pipeline']
+) }}
+
+with workforce as (
+    select * from {{ this_year('int_employee_compensation_by_year') }}
+),
+
+prior_state as (
+    select * from {{ this_year('stg_prior_deferral_state') }}
+),
+
+candidates as (
+    select
+        workforce.*,
+        {{ eligibility_date('workforce.hire_date', 'workforce.birth_date') }} as eligibility_date,
+        least(coalesce(workforce.termination_date, {{ year_end() }}), {{ year_end() }}) as last_day_employed,
+        coalesce(prior_state.is_auto_enrollment_opted_out, false) as was_opted_out
+    from workforce
+    left join prior_state on workforce.employee_id = prior_state.employee_id
+    where not coalesce(prior_state.is_enrolled, false)
+),
+
+eligible as (
+    select
+        *,
+        greatest(eligibility_date, {{ year_start() }}) as first_enrollable_date,
+        {%- if var('auto_enrollment_enabled') %}
+        not was_opted_out
+        {%- if var('auto_enrollment_scope') == 'new_hires_only' %}
+            and hire_date >= make_date({{ var('start_year') }}, 1, 1)
+        {%- endif %} as is_auto_enrollment_in_scope
+        {%- else %}
+        false as is_auto_enrollment_in_scope
+        {%- endif %}
+    from candidates
+    where greatest(eligibility_date, {{ year_start() }}) <= last_day_employed
+),
+
+auto_enrolled as (
+    select
+        *,
+        first_enrollable_date as enrollment_date,
+        (first_enrollable_date + 1
+            + floor({{ uniform('opt_out_date', 'employee_id') }} * {{ var('auto_enrollment_opt_out_window_days') }})::integer
+        )::date as opt_out_date_drawn,
+        {{ uniform('opt_out', 'employee_id') }} < {{ var('auto_enrollment_opt_out_rate') }} as draws_opt_out
+    from eligible
+    where is_auto_enrollment_in_scope
+),
+
+voluntary as (
+    select
+        *,
+        (first_enrollable_date
+            + floor({{ uniform('voluntary_date', 'employee_id') }} * (last_day_employed - first_enrollable_date + 1))::integer
+        )::date as enrollment_date,
+        {{ weighted_choice(var('voluntary_enrollment_rate_choices'), 'rate', 'weight',
+                           uniform('voluntary_rate', 'employee_id')) }} as chosen_rate
+    from eligible
+    where not is_auto_enrollment_in_scope
+      and {{ uniform('voluntary_enrollment', 'employee_id') }}
+          < {{ by_band(var('voluntary_enrollment_age_bands'), 'min_age', 'probability',
+                       years_between('birth_date', 'first_enrollable_date')) }}
+),
+
+events as (
+    select employee_id, 'enrollment' as event_type, 'auto_enrollment' as enrollment_source,
+           enrollment_date as effective_date, 0::decimal(9, 6) as deferral_rate_before,
+           {{ var('auto_enrollment_default_rate') }}::decimal(9, 6) as deferral_rate_after
+    from auto_enrolled
+    union all
+    select employee_id, 'opt_out', 'auto_enrollment',
+           least(opt_out_date_drawn, {{ year_end() }}),
+           {{ var('auto_enrollment_default_rate') }}::decimal(9, 6), 0::decimal(9, 6)
+    from auto_enrolled
+    where draws_opt_out and least(opt_out_date_drawn, {{ year_end() }}) <= last_day_employed
+    union all
+    select employee_id, 'enrollment', 'voluntary', enrollment_date,
+           0::decimal(9, 6), chosen_rate::decimal(9, 6)
+    from voluntary
+),
+
+final as (
+    select
+        {{ identity_columns() }},
+        employee_id,
+        event_type,
+        enrollment_source,
+        effective_date,
+        deferral_rate_before,
+        deferral_rate_after
+    from events
+)
+
+select * from final

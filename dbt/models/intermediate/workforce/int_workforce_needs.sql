@@ -1,0 +1,55 @@
+{#-
+  Grain: one row per simulation year. The exact counts of the year (SPEC §4 steps 1-3):
+  experienced terminations = round(start x termination_rate), raised to start - target when
+  the target is below the survivors; hires = ceil(net / (1 - nh_term_rate)); nh_terms =
+  hires - net. Integer arithmetic on rates in parts per million: no float rounding drift.
+-#}
+{{ config(
+    unique_key=['scenario_id', 'plan_design_id', 'simulation_year'],
+    tags=['foundation']
+) }}
+
+with baseline as (
+    select count(*)::bigint as starting_headcount from {{ this_year('int_baseline_workforce') }}
+),
+
+targets as (
+    select
+        starting_headcount,
+        (starting_headcount * ({{ ppm(1 + var('target_growth_rate')) }}) + 500000) // 1000000 as target_headcount,
+        (starting_headcount * {{ ppm(var('termination_rate')) }} + 500000) // 1000000 as rate_terminations
+    from baseline
+),
+
+terminations as (
+    select
+        *,
+        greatest(rate_terminations, starting_headcount - target_headcount) as experienced_terminations
+    from targets
+),
+
+hiring as (
+    select
+        *,
+        target_headcount - (starting_headcount - experienced_terminations) as net_hires_needed
+    from terminations
+),
+
+final as (
+    select
+        {{ identity_columns() }},
+        starting_headcount,
+        target_headcount,
+        experienced_terminations,
+        hires,
+        hires - net_hires_needed as new_hire_terminations
+    from (
+        select
+            *,
+            (net_hires_needed * 1000000 + (1000000 - {{ ppm(var('new_hire_termination_rate')) }}) - 1)
+                // (1000000 - {{ ppm(var('new_hire_termination_rate')) }}) as hires
+        from hiring
+    )
+)
+
+select * from final

@@ -1,0 +1,35 @@
+{#-
+  Deferral state on Jan 1 of the simulation year, as handed over by file: the staged census
+  in the start year (deferral_rate > 0 means enrolled; rates above the plan maximum are
+  capped at max_deferral_rate), year N-1's December accumulator
+  state (int_year_end_deferral_state) otherwise. Var prior_deferral_state_file.
+-#}
+{{ config(tags=['deferral_pipeline']) }}
+
+with source_rows as (
+    select * from read_parquet('{{ var("prior_deferral_state_file") }}')
+),
+
+final as (
+    select
+        {{ identity_columns() }},
+        employee_id::varchar as employee_id,
+{%- if var('simulation_year') == var('start_year') %}
+        coalesce(deferral_rate, 0) > 0 as is_enrolled,
+        least(coalesce(deferral_rate, 0), {{ var('max_deferral_rate') }})::decimal(9, 6) as deferral_rate,
+        case when coalesce(deferral_rate, 0) > 0 then enrollment_date::date end as enrollment_date,
+        false as is_auto_enrollment_opted_out,
+        coalesce(auto_escalation_opt_out, false) as is_escalation_opted_out,
+        case when coalesce(deferral_rate, 0) > 0 then 'census' else 'none' end as deferral_rate_source
+{%- else %}
+        is_enrolled,
+        deferral_rate::decimal(9, 6) as deferral_rate,
+        enrollment_date::date as enrollment_date,
+        is_auto_enrollment_opted_out,
+        is_escalation_opted_out,
+        deferral_rate_source
+{%- endif %}
+    from source_rows
+)
+
+select * from final

@@ -1,0 +1,179 @@
+# Config validation, census check and the input functions of every rule.
+import json
+from pathlib import Path
+
+from snakemake.exceptions import WorkflowError
+from snakemake.utils import validate
+
+from plansim import census as census_checks
+from plansim import config as plansim_config
+from plansim.errors import PlansimError
+from plansim.state_files import check_state_file
+
+
+# ---------------------------------------------------------------- config (parse time)
+def _config_files():
+    files = list(getattr(workflow, "overwrite_configfiles", None) or workflow.configfiles or [])
+    return files or ["config.yaml"]
+
+
+try:
+    # The strict reader refuses duplicate keys, which PyYAML (and so `configfile:`) drops silently.
+    for _file in _config_files():
+        plansim_config.read_config_file(_file)
+    SCENARIOS = plansim_config.resolve_config(config, base_dir=".", source=", ".join(map(str, _config_files())))
+except PlansimError as error:
+    raise WorkflowError(str(error)) from None
+validate({k: v for k, v in config.items() if k not in ("plan_designs", "scenarios")},
+         str(plansim_config.SCHEMA_PATH))
+
+RESULTS = "results"
+LOGS = "logs"
+BENCH = "benchmarks"
+
+
+wildcard_constraints:
+    scenario="[a-z0-9_]+",
+    year="[0-9]{4}",
+
+
+def _check_census_once(scn):
+    """Validate each census before any job starts; remember files already found valid
+    (path, size, mtime, census date, units) so large files are read once, not per run."""
+    path = Path(scn["census"])
+    stat = path.stat()
+    key = plansim_config.hashlib.sha256(json.dumps(
+        [str(path.resolve()), stat.st_size, stat.st_mtime_ns, scn["census_date"], scn["deferral_rate_units"],
+         len(scn["workforce"]["promotion_rates"])]).encode()).hexdigest()[:20]
+    stamp = Path(".snakemake/plansim/census-ok") / key
+    if stamp.exists():
+        return
+    try:
+        census_checks.validate_census(path, plansim_config.dt.date.fromisoformat(scn["census_date"]),
+                                      max_job_level=len(scn["workforce"]["promotion_rates"]),
+                                      deferral_rate_units=scn["deferral_rate_units"])
+    except PlansimError as error:
+        raise WorkflowError(str(error)) from None
+    stamp.parent.mkdir(parents=True, exist_ok=True)
+    stamp.touch()
+
+
+for _scn in SCENARIOS.values():
+    _check_census_once(_scn)
+
+
+# ---------------------------------------------------------------- helpers
+def get_scenario(wildcards):
+    if wildcards.scenario not in SCENARIOS:
+        raise WorkflowError(f"scenario {wildcards.scenario!r} is not defined in the config "
+                            f"(defined: {', '.join(sorted(SCENARIOS))})")
+    return SCENARIOS[wildcards.scenario]
+
+
+def get_year(wildcards):
+    scn = get_scenario(wildcards)
+    year = int(wildcards.year)
+    if year < scn["start_year"]:
+        raise WorkflowError(f"year {year} is before start_year {scn['start_year']} of scenario {wildcards.scenario}")
+    return year
+
+
+def is_start_year(wildcards):
+    return get_year(wildcards) == get_scenario(wildcards)["start_year"]
+
+
+def year_dir(scenario, year):
+    return f"{RESULTS}/{scenario}/{year}"
+
+
+def get_years(scenario):
+    scn = SCENARIOS[scenario]
+    return list(range(scn["start_year"], scn["end_year"] + 1))
+
+
+def get_census_file(wildcards):
+    return get_scenario(wildcards)["census"]
+
+
+def get_dbt_threads(wildcards):
+    return get_scenario(wildcards)["dbt_threads"]
+
+
+def _prior_file(wildcards, model):
+    if is_start_year(wildcards):
+        return f"{RESULTS}/{wildcards.scenario}/staged_census.parquet"
+    year = get_year(wildcards) - 1
+    path = f"{year_dir(wildcards.scenario, year)}/{model}.parquet"
+    if Path(path).exists():
+        try:
+            check_state_file(path, model=model, scenario_id=wildcards.scenario, year=year)
+        except PlansimError as error:
+            raise WorkflowError(str(error)) from None
+    return path
+
+
+def get_starting_workforce_file(wildcards):
+    """Staged census in the start year; year-1's year-end workforce state otherwise."""
+    return _prior_file(wildcards, "int_year_end_workforce_state")
+
+
+def get_prior_deferral_state_file(wildcards):
+    """Staged census in the start year; year-1's December deferral state otherwise."""
+    return _prior_file(wildcards, "int_year_end_deferral_state")
+
+
+def get_previous_plan_marker(wildcards):
+    """Year N's workforce phase waits for year N-1's plan phase (same DuckDB file: the two
+    must not write at once). ancient(): a re-run of N-1's plan phase alone (a plan-design
+    change) does not re-run N's workforce phase, which does not read it."""
+    if is_start_year(wildcards):
+        return []
+    return ancient(f"{year_dir(wildcards.scenario, get_year(wildcards) - 1)}/plan_phase.json")
+
+
+def get_previous_done(wildcards):
+    if is_start_year(wildcards):
+        return []
+    return f"{year_dir(wildcards.scenario, get_year(wildcards) - 1)}/done"
+
+
+def get_workforce_params(wildcards):
+    scn = get_scenario(wildcards)
+    return json.dumps({**plansim_config.workforce_params(scn), "plan_design_id": scn["plan_design_id"]},
+                      sort_keys=True)
+
+
+def get_plan_params(wildcards):
+    return json.dumps(plansim_config.plan_params(get_scenario(wildcards)), sort_keys=True)
+
+
+def get_census_params(wildcards):
+    scn = get_scenario(wildcards)
+    return json.dumps({"census_date": scn["census_date"], "deferral_rate_units": scn["deferral_rate_units"],
+                       "max_job_level": len(scn["workforce"]["promotion_rates"])}, sort_keys=True)
+
+
+def get_config_hash(wildcards):
+    return plansim_config.config_hash(get_scenario(wildcards))
+
+
+def get_mem_mb(wildcards, attempt=1):
+    """Memory of a year job, from the census size (about 1.5 KB a row x 12 months, 2 GB floor)."""
+    path = Path(get_scenario(wildcards)["census"])
+    size = path.stat().st_size if path.exists() else 0
+    return int(max(2000, size / 1e6 * 120) * attempt)
+
+
+def get_year_targets(wildcards):
+    return [f"{year_dir(wildcards.scenario, y)}/done" for y in get_years(wildcards.scenario)]
+
+
+# dbt sources each phase builds from: editing one re-runs that phase (the file-DAG
+# equivalent of --defer --state).
+DBT_COMMON = ["dbt/dbt_project.yml", "dbt/profiles.yml", "dbt/selectors.yml", "dbt/models/staging/_staging.yml"] + sorted(
+    str(p) for p in Path("dbt/macros").glob("*.sql"))
+WORKFORCE_CODE = DBT_COMMON + sorted(str(p) for p in Path("dbt/models/staging").glob("stg_starting_*")) + sorted(
+    str(p) for p in Path("dbt/models/intermediate/workforce").glob("*"))
+PLAN_CODE = DBT_COMMON + sorted(str(p) for p in Path("dbt/models/staging").glob("stg_prior_*")) + sorted(
+    str(p) for p in [*Path("dbt/models/intermediate/plan").glob("*"), *Path("dbt/models/marts").glob("*"),
+                     *Path("dbt/seeds").glob("*")])

@@ -1,0 +1,58 @@
+# The two dbt phases of a simulation year. Each runs one `dbt build` with a tag selector
+# (models run in DAG order, each model's tests right after it), then exports the year's
+# slice of its models to parquet.
+
+
+rule build_workforce_year:
+    input:
+        starting_workforce=get_starting_workforce_file,
+        preflight=ancient(rules.preflight_scenario.output.report),
+        previous_plan=get_previous_plan_marker,
+        code=WORKFORCE_CODE,
+    output:
+        workforce_state=f"{RESULTS}/{{scenario}}/{{year}}/int_year_end_workforce_state.parquet",
+        needs=f"{RESULTS}/{{scenario}}/{{year}}/int_workforce_needs.parquet",
+        compensation=f"{RESULTS}/{{scenario}}/{{year}}/int_employee_compensation_by_year.parquet",
+        marker=f"{RESULTS}/{{scenario}}/{{year}}/workforce_phase.json",
+    log:
+        f"{LOGS}/{{scenario}}/{{year}}/build_workforce_year.log",
+    benchmark:
+        f"{BENCH}/{{scenario}}/{{year}}/build_workforce_year.tsv"
+    params:
+        phase="workforce",
+        selector="workforce_year",
+        scenario_slice=get_workforce_params,
+    threads: get_dbt_threads
+    resources:
+        duckdb=1,
+        mem_mb=get_mem_mb,
+    script:
+        "../scripts/build_phase.py"
+
+
+rule build_plan_year:
+    input:
+        workforce=rules.build_workforce_year.output.marker,
+        prior_deferral_state=get_prior_deferral_state_file,
+        code=PLAN_CODE,
+    output:
+        deferral_state=f"{RESULTS}/{{scenario}}/{{year}}/int_year_end_deferral_state.parquet",
+        accumulator=f"{RESULTS}/{{scenario}}/{{year}}/int_deferral_rate_state_accumulator.parquet",
+        contributions=f"{RESULTS}/{{scenario}}/{{year}}/int_employee_contributions.parquet",
+        events=f"{RESULTS}/{{scenario}}/{{year}}/fct_yearly_events.parquet",
+        snapshot=f"{RESULTS}/{{scenario}}/{{year}}/fct_workforce_snapshot.parquet",
+        marker=f"{RESULTS}/{{scenario}}/{{year}}/plan_phase.json",
+    log:
+        f"{LOGS}/{{scenario}}/{{year}}/build_plan_year.log",
+    benchmark:
+        f"{BENCH}/{{scenario}}/{{year}}/build_plan_year.tsv"
+    params:
+        phase="plan",
+        selector="plan_year",
+        scenario_slice=get_plan_params,
+    threads: get_dbt_threads
+    resources:
+        duckdb=1,
+        mem_mb=get_mem_mb,
+    script:
+        "../scripts/build_phase.py"

@@ -1,0 +1,30 @@
+"""Snakemake script: the year's quality gates, summary.json and the `done` sentinel."""
+import sys
+
+from plansim.audit import sentinel
+from plansim.jobs import run_job
+from plansim.phases import write_json
+from plansim.summary import year_summary
+
+
+def main(smk, log):
+    sid, year = smk.wildcards.scenario, int(smk.wildcards.year)
+    files = {name: str(getattr(smk.input, key)) for key, name in [
+        ("needs", "int_workforce_needs"), ("workforce_state", "int_year_end_workforce_state"),
+        ("deferral_state", "int_year_end_deferral_state"), ("accumulator", "int_deferral_rate_state_accumulator"),
+        ("contributions", "int_employee_contributions"), ("events", "fct_yearly_events"),
+        ("snapshot", "fct_workforce_snapshot")]}
+    summary = year_summary(smk.input.needs, smk.input.snapshot, smk.input.events)
+    done = sentinel(files, [smk.input.workforce_marker, smk.input.plan_marker], sid, year, smk.params.config_hash)
+    done["summary"] = summary
+    write_json(smk.output.summary, summary)
+    write_json(smk.output.done, done)
+    line = (f"[plansim] {sid} {year}: headcount {summary['headcount_start']} -> {summary['headcount_end']}, "
+            f"hires {summary['hires']}, participation {100 * summary['participation_rate']:.1f}%, "
+            f"avg deferral {100 * summary['average_deferral_rate']:.2f}%, "
+            f"employer cost {summary['employer_cost_pct_of_payroll']:.2f}% of payroll")
+    log(line)
+    print(line, file=sys.__stdout__, flush=True)
+
+
+run_job(snakemake, main)  # noqa: F821 - injected by Snakemake

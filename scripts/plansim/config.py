@@ -1,0 +1,290 @@
+"""Config loading, validation and scenario resolution.
+
+``config.yaml`` holds defaults plus ``scenarios: {id: overrides}``. Each scenario resolves to
+one flat-ish dict (``ResolvedScenario``) that Snakemake slices into rule ``params:`` and that
+``dbt_vars`` turns into the ``--vars`` of every dbt call. Every problem is reported as a
+``ConfigError`` naming the key path, before any job runs.
+"""
+
+from __future__ import annotations
+
+import copy
+import datetime as dt
+import hashlib
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import yaml
+
+from plansim.errors import ConfigError
+
+SCHEMA_PATH = Path(__file__).resolve().parents[2] / "schemas" / "config.schema.yaml"
+SCENARIO_ID = re.compile(r"^[a-z0-9_]+$")
+
+# Top-level keys a scenario may override (everything but the two tables themselves),
+# plus ``plan_design``: overrides of the chosen plan design's keys.
+SCENARIO_ONLY_KEYS = {"plan_design"}
+TABLE_KEYS = {"plan_designs", "scenarios"}
+
+# Keys that orchestration consumes (Snakemake / Python) rather than SQL.
+ORCHESTRATION_KEYS = {"end_year", "census", "census_date", "deferral_rate_units", "dbt_threads"}
+
+
+# --------------------------------------------------------------------------- loading
+class _StrictLoader(yaml.SafeLoader):
+    """A YAML loader that refuses duplicate mapping keys (PyYAML keeps the last silently)."""
+
+
+def _construct_mapping(loader: _StrictLoader, node: yaml.MappingNode, deep: bool = False) -> dict:
+    seen: dict[Any, yaml.Node] = {}
+    for key_node, _ in node.value:
+        key = loader.construct_object(key_node, deep=deep)
+        if key in seen:
+            raise yaml.constructor.ConstructorError(
+                None, None, f"duplicate key {key!r} (first at line {seen[key].start_mark.line + 1})",
+                key_node.start_mark)
+        seen[key] = key_node
+    return loader.construct_mapping(node, deep=deep)
+
+
+_StrictLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
+
+
+def read_config_file(path: str | Path) -> dict:
+    """Parse a config YAML strictly: syntax errors and duplicate keys name the line."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except OSError as exc:
+        raise ConfigError(f"config file {path}: cannot be read ({exc.strerror})") from exc
+    try:
+        data = yaml.load(text, Loader=_StrictLoader)  # noqa: S506 - a SafeLoader subclass
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"config file {path}: YAML error: {exc}") from exc
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"config file {path}: the top level must be a mapping of keys")
+    return data
+
+
+def load_schema() -> dict:
+    return yaml.safe_load(SCHEMA_PATH.read_text())
+
+
+# --------------------------------------------------------------------------- validation
+def _key_path(parts) -> str:
+    out = ""
+    for part in parts:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out or "(top level)"
+
+
+def _schema_errors(instance: Any, schema: dict, root: dict, prefix: str) -> list[str]:
+    validator = jsonschema.Draft202012Validator(
+        {**schema, "$defs": root["$defs"]}, format_checker=jsonschema.FormatChecker())
+    problems = []
+    for err in sorted(validator.iter_errors(instance), key=lambda e: list(map(str, e.absolute_path))):
+        where = _key_path(list(err.absolute_path))
+        where = f"{prefix}.{where}" if prefix and where != "(top level)" else (prefix or where)
+        if err.validator == "additionalProperties":
+            extra = sorted(set(err.instance) - set(err.schema.get("properties", {})))
+            problems.append(f"{where}: unknown key(s) {', '.join(map(str, extra))}")
+        else:
+            problems.append(f"{where}: {err.message}")
+    return problems
+
+
+def _strip_required(schema: Any) -> Any:
+    """The scenario-override schema: same shapes, nothing required, no defaults."""
+    if isinstance(schema, dict):
+        return {k: _strip_required(v) for k, v in schema.items() if k not in ("required", "default", "minItems")}
+    if isinstance(schema, list):
+        return [_strip_required(v) for v in schema]
+    return schema
+
+
+def _fill_defaults(instance: dict, schema: dict, root: dict) -> dict:
+    out = copy.deepcopy(instance)
+    for key, sub in schema.get("properties", {}).items():
+        if "$ref" in sub:
+            sub = {**root["$defs"][sub["$ref"].split("/")[-1]], **{k: v for k, v in sub.items() if k != "$ref"}}
+        if key not in out and "default" in sub:
+            out[key] = copy.deepcopy(sub["default"])
+        if isinstance(out.get(key), dict) and sub.get("type") == "object":
+            out[key] = _fill_defaults(out[key], sub, root)
+    return out
+
+
+def deep_merge(base: dict, override: dict) -> dict:
+    out = copy.deepcopy(base)
+    for key, value in (override or {}).items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = deep_merge(out[key], value)
+        else:
+            out[key] = copy.deepcopy(value)
+    return out
+
+
+def _semantic_problems(scn: dict, where: str, base_dir: Path) -> list[str]:
+    p: list[str] = []
+    if scn["end_year"] < scn["start_year"]:
+        p.append(f"{where}.end_year: {scn['end_year']} is before start_year {scn['start_year']}")
+    wf = scn["workforce"]
+    lengths = {k: len(wf[k]) for k in ("termination_level_multipliers", "promotion_rates", "merit_rates",
+                                       "new_hire_level_mix", "compensation_bands")}
+    if len(set(lengths.values())) > 1:
+        p.append(f"{where}.workforce: by-level lists differ in length (one entry per job level): "
+                 + ", ".join(f"{k}={n}" for k, n in lengths.items()))
+    if abs(sum(wf["new_hire_level_mix"]) - 1.0) > 1e-6:
+        p.append(f"{where}.workforce.new_hire_level_mix: shares sum to {sum(wf['new_hire_level_mix']):.6g}, not 1")
+    for i, (lo, hi) in enumerate(wf["compensation_bands"]):
+        if lo > hi:
+            p.append(f"{where}.workforce.compensation_bands[{i}]: min {lo} is above max {hi}")
+    for key, lo_key in (("termination_age_multipliers", "min_age"), ("termination_tenure_multipliers", "min_years"),):
+        starts = [band[lo_key] for band in wf[key]]
+        if starts != sorted(set(starts)) or starts[0] != 0:
+            p.append(f"{where}.workforce.{key}: bands must start at {lo_key} 0 and increase strictly")
+    pd_ = scn["plan_design"]
+    bands = [b["min_age"] for b in pd_["voluntary_enrollment"]["age_bands"]]
+    if bands != sorted(set(bands)) or bands[0] != 0:
+        p.append(f"{where}.plan_design.voluntary_enrollment.age_bands: bands must start at min_age 0 and increase strictly")
+    tiers = pd_["match_tiers"]
+    for i, tier in enumerate(tiers):
+        if tier["from"] >= tier["to"]:
+            p.append(f"{where}.plan_design.match_tiers[{i}]: from {tier['from']} is not below to {tier['to']}")
+        if i and tier["from"] < tiers[i - 1]["to"]:
+            p.append(f"{where}.plan_design.match_tiers[{i}]: starts at {tier['from']}, inside the previous tier "
+                     f"(ends at {tiers[i - 1]['to']}): tiers must be in order and must not overlap")
+    ae, esc = pd_["auto_enrollment"], pd_["auto_escalation"]
+    if ae["enabled"] and esc["enabled"] and esc["cap"] < ae["default_rate"]:
+        p.append(f"{where}.plan_design.auto_escalation.cap: {esc['cap']} is below "
+                 f"auto_enrollment.default_rate {ae['default_rate']}")
+    max_rate = pd_["max_deferral_rate"]
+    if esc["cap"] > max_rate:
+        p.append(f"{where}.plan_design.auto_escalation.cap: {esc['cap']} is above max_deferral_rate {max_rate}")
+    if ae["default_rate"] > max_rate:
+        p.append(f"{where}.plan_design.auto_enrollment.default_rate: {ae['default_rate']} is above max_deferral_rate {max_rate}")
+    for i, choice in enumerate(pd_["voluntary_enrollment"]["rate_choices"]):
+        if choice["rate"] > max_rate:
+            p.append(f"{where}.plan_design.voluntary_enrollment.rate_choices[{i}]: {choice['rate']} is above "
+                     f"max_deferral_rate {max_rate}")
+    census = Path(scn["census"])
+    census = census if census.is_absolute() else base_dir / census
+    if not census.is_file():
+        p.append(f"{where}.census: file {scn['census']} does not exist")
+    if scn["census_date"]:
+        try:
+            dt.date.fromisoformat(scn["census_date"])
+        except ValueError:
+            p.append(f"{where}.census_date: {scn['census_date']!r} is not a valid date")
+    return p
+
+
+def resolve_config(raw: dict, base_dir: str | Path = ".", source: str = "config") -> dict[str, dict]:
+    """Validate ``raw`` and return ``{scenario_id: resolved scenario}``; raise ConfigError."""
+    base_dir = Path(base_dir)
+    schema = load_schema()
+    problems = _schema_errors(raw, schema, schema, "")
+    if problems:
+        raise ConfigError(f"{source} is invalid:\n" + "\n".join(f"  - {x}" for x in problems))
+    defaults = _fill_defaults({k: v for k, v in raw.items() if k not in TABLE_KEYS}, schema, schema)
+    designs = raw.get("plan_designs") or {}
+    scenarios = raw.get("scenarios")
+    if scenarios is None:
+        scenarios = {"baseline": {}}
+    override_schema = _strip_required({k: v for k, v in schema.items() if k != "$defs"})
+    override_schema["properties"] = {k: v for k, v in override_schema["properties"].items() if k not in TABLE_KEYS}
+    override_schema["properties"]["plan_design"] = _strip_required(schema["$defs"]["plan_design"])
+    override_schema["properties"]["plan_design"]["description"] = "overrides of the chosen plan design"
+
+    seen: dict[str, str] = {}
+    resolved: dict[str, dict] = {}
+    for sid, overrides in scenarios.items():
+        sid_s = str(sid)
+        where = f"scenarios.{sid_s}"
+        norm = sid_s.strip().lower()
+        if norm in seen:
+            problems.append(f"{where}: duplicate scenario id: {sid_s!r} and {seen[norm]!r} are the same id "
+                            f"after normalisation ({norm!r})")
+            continue
+        seen[norm] = sid_s
+        if not SCENARIO_ID.match(sid_s):
+            problems.append(f"{where}: scenario id {sid_s!r} must match [a-z0-9_]+ "
+                            "(lower-case letters, digits, underscore; no slash or space)")
+            continue
+        overrides = overrides or {}
+        errs = _schema_errors(overrides, _strip_required(override_schema) | {"$defs": schema["$defs"]},
+                              schema, where)
+        if errs:
+            problems.extend(errs)
+            continue
+        scn = deep_merge(defaults, {k: v for k, v in overrides.items() if k != "plan_design"})
+        design_id = scn["plan_design_id"]
+        if design_id not in designs:
+            problems.append(f"{where}.plan_design_id: {design_id!r} is not a key of plan_designs "
+                            f"({', '.join(sorted(designs)) or 'none defined'})")
+            continue
+        design = _fill_defaults(deep_merge(designs[design_id], overrides.get("plan_design") or {}),
+                                schema["$defs"]["plan_design"], schema)
+        errs = _schema_errors(design, schema["$defs"]["plan_design"], schema, f"{where}.plan_design")
+        if errs:
+            problems.extend(errs)
+            continue
+        scn["plan_design"] = design
+        scn["scenario_id"] = sid_s
+        if not scn.get("census_date"):
+            scn["census_date"] = f"{scn['start_year'] - 1}-12-31"
+        problems.extend(_semantic_problems(scn, where, base_dir))
+        resolved[sid_s] = scn
+    if problems:
+        raise ConfigError(f"{source} is invalid:\n" + "\n".join(f"  - {x}" for x in problems))
+    return resolved
+
+
+def load_scenarios(path: str | Path, base_dir: str | Path | None = None) -> dict[str, dict]:
+    path = Path(path)
+    return resolve_config(read_config_file(path), base_dir if base_dir is not None else path.parent, str(path))
+
+
+# --------------------------------------------------------------------------- consumers
+def workforce_params(scn: dict) -> dict:
+    """The slice of a scenario the workforce phase depends on (a change re-runs it)."""
+    return {"start_year": scn["start_year"], "random_seed": scn["random_seed"], "workforce": scn["workforce"]}
+
+
+def plan_params(scn: dict) -> dict:
+    """The slice of a scenario the plan phase depends on."""
+    return {"start_year": scn["start_year"], "random_seed": scn["random_seed"],
+            "plan_design_id": scn["plan_design_id"], "plan_design": scn["plan_design"]}
+
+
+def dbt_vars(scn: dict, year: int, starting_workforce_file: str, prior_deferral_state_file: str) -> dict:
+    """The complete variable scope of one dbt call: identity, seed, year and all assumptions.
+
+    Workforce keys keep their names; plan design keys are flattened with ``_``
+    (``auto_enrollment.default_rate`` -> ``auto_enrollment_default_rate``).
+    """
+    out: dict[str, Any] = {
+        "scenario_id": scn["scenario_id"],
+        "plan_design_id": scn["plan_design_id"],
+        "simulation_year": int(year),
+        "start_year": scn["start_year"],
+        "random_seed": scn["random_seed"],
+        "starting_workforce_file": str(starting_workforce_file),
+        "prior_deferral_state_file": str(prior_deferral_state_file),
+    }
+    out.update(scn["workforce"])
+    for key, value in scn["plan_design"].items():
+        if isinstance(value, dict):
+            out.update({f"{key}_{sub}": v for sub, v in value.items()})
+        else:
+            out[key] = value
+    return out
+
+
+def config_hash(scn: dict) -> str:
+    return hashlib.sha256(json.dumps(scn, sort_keys=True, default=str).encode()).hexdigest()[:16]

@@ -1,0 +1,93 @@
+"""One dbt invocation: project/profiles dirs, per-scenario target and log paths, the full
+variable scope, threads, and the scenario's DuckDB file. Runs dbt in-process (dbtRunner),
+so a Snakemake ``script:`` job pays for one Python process, not two.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from plansim.db import connect, retry_on_lock
+from plansim.errors import PlansimError, QualityGateError
+
+REPO = Path(__file__).resolve().parents[2]
+DBT_DIR = REPO / "dbt"
+
+
+@dataclass
+class DbtOutcome:
+    command: str
+    seconds: float
+    sql_seconds: float
+    nodes: dict[str, int] = field(default_factory=dict)  # status -> count
+
+    def as_dict(self) -> dict:
+        return {"command": self.command, "seconds": round(self.seconds, 3),
+                "sql_seconds": round(self.sql_seconds, 3), "nodes": self.nodes}
+
+
+def scenario_paths(results_dir: str | Path, scenario_id: str) -> dict[str, Path]:
+    base = Path(results_dir) / scenario_id
+    return {"database": base / "simulation.duckdb", "target": base / ".dbt" / "target",
+            "logs": Path("logs") / scenario_id / "dbt"}
+
+
+def _failures(result) -> list[str]:
+    out = []
+    for node_result in getattr(result, "results", []) or []:
+        status = str(getattr(node_result, "status", "")).lower()
+        if status in ("error", "fail"):
+            node = node_result.node
+            failures = getattr(node_result, "failures", None)
+            message = (getattr(node_result, "message", "") or "").strip().splitlines()
+            detail = f"{failures} failing row(s)" if failures else (message[0] if message else status)
+            out.append(f"{node.resource_type} {node.name}: {detail}")
+    return out
+
+
+def invoke(args: list[str], *, database: str | Path, target_path: str | Path, log_path: str | Path,
+           dbt_vars: dict, threads: int, what: str, log=print) -> DbtOutcome:
+    """Run ``dbt <args>`` with the full scope; raise PlansimError naming what failed."""
+    from dbt.cli.main import dbtRunner
+
+    in_memory = str(database) == ":memory:"
+    os.environ["PLANSIM_DUCKDB_PATH"] = str(database) if in_memory else str(Path(database).resolve())
+    os.environ["PLANSIM_DBT_THREADS"] = str(threads)
+    if not in_memory:
+        Path(database).parent.mkdir(parents=True, exist_ok=True)
+    full = [*args,
+            "--project-dir", str(DBT_DIR), "--profiles-dir", str(DBT_DIR),
+            "--target-path", str(Path(target_path).resolve()), "--log-path", str(Path(log_path).resolve()),
+            "--vars", json.dumps(dbt_vars, sort_keys=True), "--threads", str(threads)]
+    if args[0] in ("build", "run", "test", "seed") and not in_memory:
+        # A writer job: make sure no other process holds the file before dbt opens it
+        # (bounded exponential backoff + jitter; a clear error naming the PID after that).
+        connect(database, log=log).close()
+
+    def run():
+        started = time.perf_counter()
+        res = dbtRunner().invoke(full)
+        elapsed = time.perf_counter() - started
+        if res.exception is not None:
+            raise res.exception
+        return res, elapsed
+
+    res, elapsed = retry_on_lock(run, database, log=log)
+    nodes: dict[str, int] = {}
+    sql_seconds = 0.0
+    for node_result in getattr(res.result, "results", []) or []:
+        status = str(getattr(node_result, "status", "")).lower().split(".")[-1]
+        nodes[status] = nodes.get(status, 0) + 1
+        sql_seconds += float(getattr(node_result, "execution_time", 0.0) or 0.0)
+    outcome = DbtOutcome(" ".join(["dbt", *args]), elapsed, sql_seconds, nodes)
+    if not res.success:
+        failures = _failures(res.result)
+        if failures:
+            raise QualityGateError(f"{what}: dbt {args[0]} failed:\n" + "\n".join(f"  - {f}" for f in failures)
+                                   + f"\n  (dbt log: {log_path}/dbt.log)")
+        raise PlansimError(f"{what}: dbt {args[0]} failed (see {log_path}/dbt.log)")
+    return outcome

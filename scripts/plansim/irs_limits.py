@@ -1,0 +1,66 @@
+"""Generate ``dbt/seeds/irs_limits.csv``: IRS limits by plan year.
+
+2024-2026 are the official values published by the IRS (Notices 2023-75, 2024-80 and
+2025-67). Later years are projected from 2026 at ``GROWTH`` a year and rounded down to
+the statutory increments, and flagged ``is_estimated``. The age 60-63 super catch-up
+(SECURE 2.0 s.109) starts in 2025; before that the column is empty.
+
+    python -m plansim.irs_limits            # rewrites the seed
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+from pathlib import Path
+
+OFFICIAL = {
+    # year: 402(g), catch-up (50+), super catch-up (60-63), 415(c), 401(a)(17)
+    2024: (23000, 7500, None, 69000, 345000),
+    2025: (23500, 7500, 11250, 70000, 350000),
+    2026: (24500, 8000, 11250, 72000, 360000),
+}
+INCREMENTS = (500, 500, None, 1000, 5000)
+GROWTH = 0.025
+LAST_YEAR = 2060
+SEED = Path(__file__).resolve().parents[2] / "dbt" / "seeds" / "irs_limits.csv"
+
+
+def projected(year: int) -> tuple:
+    base_year = max(OFFICIAL)
+    factor = (1 + GROWTH) ** (year - base_year)
+    base = OFFICIAL[base_year]
+    out = []
+    for value, step in zip(base, INCREMENTS):
+        out.append(None if step is None else math.floor(value * factor / step) * step)
+    # super catch-up: 150% of the regular catch-up, never below the 2025 amount
+    out[2] = max(OFFICIAL[2025][2], math.floor(out[1] * 1.5 / 50) * 50)
+    return tuple(out)
+
+
+def rows() -> list[dict]:
+    out = []
+    for year in range(min(OFFICIAL), LAST_YEAR + 1):
+        values, estimated = (OFFICIAL[year], False) if year in OFFICIAL else (projected(year), True)
+        out.append({
+            "plan_year": year,
+            "elective_deferral_limit": values[0],
+            "catch_up_limit": values[1],
+            "super_catch_up_limit": "" if values[2] is None else values[2],
+            "annual_additions_limit": values[3],
+            "compensation_limit": values[4],
+            "is_estimated": str(estimated).lower(),
+        })
+    return out
+
+
+def main() -> None:
+    data = rows()
+    with SEED.open("w", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=list(data[0]), lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(data)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,46 @@
+"""What every Snakemake script job shares: its log file, and one clear error on failure.
+
+A script calls ``run_job(snakemake, fn)``; ``fn(snakemake, log)`` does the work. stdout and
+stderr (dbt's chatter included) go to the rule's log; a ``PlansimError`` is written to the
+log and to the terminal as one message, and the job exits 1.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import sys
+import time
+import traceback
+from collections.abc import Callable
+from pathlib import Path
+
+from plansim.errors import PlansimError
+
+
+def run_job(smk, work: Callable) -> None:
+    log_path = Path(str(smk.log[0])) if smk.log else None
+    terminal = sys.__stderr__
+    if log_path:
+        log_path.parent.mkdir(parents=True, exist_ok=True)
+    with (open(log_path, "w", buffering=1) if log_path else contextlib.nullcontext(sys.stderr)) as fh:
+        def log(message: str) -> None:
+            print(f"{time.strftime('%H:%M:%S')} {message}", file=fh, flush=True)
+
+        try:
+            with contextlib.redirect_stdout(fh), contextlib.redirect_stderr(fh):
+                work(smk, log)
+        except PlansimError as error:
+            log(f"ERROR {error}")
+            print(f"\nplansim: {error}\n", file=terminal, flush=True)
+            sys.exit(1)
+        except Exception:
+            log("ERROR unexpected failure:\n" + traceback.format_exc())
+            print(f"\nplansim: unexpected failure in {smk.rule}; see {log_path}\n", file=terminal, flush=True)
+            sys.exit(1)
+
+
+def scenario_of(smk) -> dict:
+    """The resolved scenario of this job (validated at parse time already)."""
+    from plansim.config import resolve_config
+
+    return resolve_config(smk.config, base_dir=".")[smk.wildcards.scenario]

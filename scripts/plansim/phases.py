@@ -1,0 +1,81 @@
+"""A phase of a simulation year: one ``dbt build`` with a tag selector, the phase's gates,
+then atomic exports of its models for the year and a marker JSON (timings, counts)."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+from plansim import gates
+from plansim.config import dbt_vars
+from plansim.db import connect
+from plansim.dbt_runner import invoke, scenario_paths
+from plansim.state_files import export_model
+
+RESULTS = "results"
+
+EXPORTS = {
+    "workforce": {
+        "workforce_state": "int_year_end_workforce_state",
+        "needs": "int_workforce_needs",
+        "compensation": "int_employee_compensation_by_year",
+    },
+    "plan": {
+        "deferral_state": "int_year_end_deferral_state",
+        "accumulator": "int_deferral_rate_state_accumulator",
+        "contributions": "int_employee_contributions",
+        "events": "fct_yearly_events",
+        "snapshot": "fct_workforce_snapshot",
+    },
+}
+
+
+def handover_files(scn: dict, year: int, results: str = RESULTS) -> tuple[str, str]:
+    """(starting workforce file, prior deferral state file) of ``year``, absolute paths."""
+    sid = scn["scenario_id"]
+    if year == scn["start_year"]:
+        staged = Path(results, sid, "staged_census.parquet").resolve()
+        return str(staged), str(staged)
+    prev = Path(results, sid, str(year - 1)).resolve()
+    return (str(prev / "int_year_end_workforce_state.parquet"), str(prev / "int_year_end_deferral_state.parquet"))
+
+
+def year_vars(scn: dict, year: int, results: str = RESULTS) -> dict:
+    return dbt_vars(scn, year, *handover_files(scn, year, results))
+
+
+def run_phase(scn: dict, year: int, phase: str, selector: str, outputs: dict[str, str], log,
+              results: str = RESULTS) -> dict:
+    sid, pid = scn["scenario_id"], scn["plan_design_id"]
+    paths = scenario_paths(results, sid)
+    what = f"scenario {sid}, year {year}, {phase} phase"
+    started = time.perf_counter()
+    if phase == "plan":
+        with connect(paths["database"], log=log) as con:
+            gates.require_workforce_year(con, sid, pid, year, paths["database"])
+    log(f"{what}: dbt build --selector {selector}")
+    outcome = invoke(["build", "--selector", selector], database=paths["database"], target_path=paths["target"],
+                     log_path=paths["logs"], dbt_vars=year_vars(scn, year, results),
+                     threads=scn["dbt_threads"], what=what, log=log)
+    rows = {}
+    with connect(paths["database"], log=log) as con:
+        if phase == "workforce":
+            gates.check_headcount(con, sid, pid, year)
+        else:
+            gates.check_accumulator(con, sid, pid, year, scn["start_year"],
+                                    handover_files(scn, year, results)[1])
+        for name, model in EXPORTS[phase].items():
+            rows[model] = export_model(con, model, outputs[name], scenario_id=sid, plan_design_id=pid, year=year)
+    report = {"scenario_id": sid, "plan_design_id": pid, "simulation_year": year, "phase": phase,
+              "selector": selector, "dbt": outcome.as_dict(), "rows": rows,
+              "seconds": round(time.perf_counter() - started, 3)}
+    log(f"{what}: done in {report['seconds']}s; rows {rows}")
+    return report
+
+
+def write_json(path: str | Path, data: dict) -> None:
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(json.dumps(data, indent=2, sort_keys=True, default=str) + "\n")
+    tmp.replace(path)

@@ -1,0 +1,16 @@
+"""Snakemake script: validate the census and stage its active rows (canonical columns)."""
+import datetime as dt
+import json
+
+from plansim.census import stage_census
+from plansim.jobs import run_job
+
+
+def main(smk, log):
+    params = json.loads(smk.params.census)
+    summary = stage_census(smk.input.census, smk.output.staged, dt.date.fromisoformat(params["census_date"]),
+                           max_job_level=params["max_job_level"], deferral_rate_units=params["deferral_rate_units"])
+    log(summary.line())
+
+
+run_job(snakemake, main)  # noqa: F821 - injected by Snakemake
