@@ -14,8 +14,9 @@ from pathlib import Path
 from plansim.db import connect, retry_on_lock
 from plansim.errors import PlansimError, QualityGateError
 
-REPO = Path(__file__).resolve().parents[2]
-DBT_DIR = REPO / "dbt"
+# The dbt project of the workflow being run: Snakemake runs jobs from the workflow's
+# directory, so it is ./dbt (a test's copy of the workflow uses its own copy).
+DBT_DIR = Path("dbt")
 
 
 @dataclass
@@ -60,7 +61,7 @@ def invoke(args: list[str], *, database: str | Path, target_path: str | Path, lo
     if not in_memory:
         Path(database).parent.mkdir(parents=True, exist_ok=True)
     full = [*args,
-            "--project-dir", str(DBT_DIR), "--profiles-dir", str(DBT_DIR),
+            "--project-dir", str(DBT_DIR.resolve()), "--profiles-dir", str(DBT_DIR.resolve()),
             "--target-path", str(Path(target_path).resolve()), "--log-path", str(Path(log_path).resolve()),
             "--vars", json.dumps(dbt_vars, sort_keys=True), "--threads", str(threads)]
     if args[0] in ("build", "run", "test", "seed") and not in_memory:

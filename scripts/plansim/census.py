@@ -1,0 +1,660 @@
+"""Census validation and staging.
+
+A census is one row per employee as of ``census_date`` (SPEC §3.1), given as CSV (UTF-8,
+comma-separated, optional BOM, LF or CRLF) or Parquet, with either the plansim column names
+or the PlanAlign ones (``employee_hire_date``, ``employee_gross_compensation``, ...).
+
+``validate_census`` reads the file with an in-memory DuckDB, runs every check in SQL and raises
+one :class:`~plansim.errors.CensusError` listing all problems found (SPEC §7). Rows are named
+by their data row number (row 1 = the first row after the CSV header); for CSV files where
+each row is one physical line the file line number is given too, e.g. ``row 7 (line 8)``.
+
+``stage_census`` validates and then writes the active rows, in :data:`CANONICAL_COLUMNS`
+order and types, to a Parquet file atomically.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import datetime
+import gzip
+import io
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+import duckdb
+
+from plansim.errors import CensusError
+
+CANONICAL_COLUMNS: list[tuple[str, str]] = [
+    ("employee_id", "VARCHAR"),
+    ("birth_date", "DATE"),
+    ("hire_date", "DATE"),
+    ("termination_date", "DATE"),
+    ("annual_compensation", "DECIMAL(18,2)"),
+    ("job_level", "INTEGER"),
+    ("deferral_rate", "DECIMAL(9,6)"),
+    ("enrollment_date", "DATE"),
+    ("auto_escalation_opt_out", "BOOLEAN"),
+]
+
+REQUIRED_COLUMNS: tuple[str, ...] = ("employee_id", "birth_date", "hire_date", "annual_compensation")
+
+# PlanAlign census column names -> canonical name. ``None`` = accepted and ignored.
+# ``employee_id``, ``job_level`` and ``auto_escalation_opt_out`` have the same name in both
+# sets; ``active`` (PlanAlign) is accepted in either set and only used for rows without a
+# termination_date (active = false there means "terminated, date unknown").
+PLANALIGN_ALIASES: dict[str, str | None] = {
+    "employee_birth_date": "birth_date",
+    "employee_hire_date": "hire_date",
+    "employee_termination_date": "termination_date",
+    "employee_gross_compensation": "annual_compensation",
+    "employee_deferral_rate": "deferral_rate",
+    "employee_enrollment_date": "enrollment_date",
+    "employee_ssn": None,
+    "employee_capped_compensation": None,
+    "employee_contribution": None,
+    "pre_tax_contribution": None,
+    "roth_contribution": None,
+    "after_tax_contribution": None,
+    "employer_core_contribution": None,
+    "employer_match_contribution": None,
+    "eligibility_entry_date": None,
+}
+
+_CANONICAL_NAMES = [name for name, _ in CANONICAL_COLUMNS]
+_SHARED_NAMES = {"employee_id", "job_level", "auto_escalation_opt_out"}
+_PLANSIM_ONLY = [n for n in _CANONICAL_NAMES if n not in _SHARED_NAMES]
+_ALIAS_OF = {canon: alias for alias, canon in PLANALIGN_ALIASES.items() if canon}
+
+MAX_COMPENSATION = 100_000_000
+MAX_AGE_AT_CENSUS = 100
+MIN_HIRE_AGE = 14
+EXAMPLES = 5
+_SNIFF_BYTES = 65536
+_NULL_TOKENS = ("", "null", "na", "n/a", "nan", "none")
+_TRUE_TOKENS = ("true", "t", "1", "yes")
+_FALSE_TOKENS = ("false", "f", "0", "no")
+_DATE_RE = r"\d{4}-\d{1,2}-\d{1,2}([ T]\d{1,2}:\d{2}(:\d{2}(\.\d+)?)?)?"
+_DATE_PART_RE = r"^\d{4}-\d{1,2}-\d{1,2}"
+_NUMBER_RE = r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d{1,3})?"
+
+
+@dataclass
+class CensusSummary:
+    """What a valid census holds."""
+
+    path: str
+    rows: int
+    active_rows: int
+    terminated_rows: int
+    column_set: str  # "plansim" or "planalign"
+
+    def line(self) -> str:
+        """One-line human summary."""
+        return (
+            f"census {self.path}: {self.rows:,} rows, {self.active_rows:,} active, "
+            f"{self.terminated_rows:,} terminated on/before the census date "
+            f"({self.column_set} columns)"
+        )
+
+
+class _Invalid(Exception):
+    """Internal: structural problems that stop validation early."""
+
+    def __init__(self, problems: list[str]):
+        super().__init__("; ".join(problems))
+        self.problems = problems
+
+
+@dataclass
+class _Source:
+    """The loaded census: table ``src`` in ``con`` plus what is known about the file."""
+
+    con: duckdb.DuckDBPyConnection
+    kind: str  # "csv" or "parquet"
+    column_set: str
+    shown: dict[str, str]  # canonical (and "active") -> column name as written in the file
+    rows: int
+    lines_exact: bool  # CSV: data row N is on line N + 1
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def _sql_str(text: str) -> str:
+    """A SQL string literal."""
+    return "'" + text.replace("'", "''") + "'"
+
+
+def _ident(name: str) -> str:
+    """A quoted SQL identifier."""
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _as_date(value: datetime.date | str) -> datetime.date:
+    """Accept a date, a datetime or an ISO string."""
+    if isinstance(value, datetime.datetime):
+        return value.date()
+    if isinstance(value, datetime.date):
+        return value
+    return datetime.date.fromisoformat(str(value))
+
+
+def _check_options(max_job_level: int, deferral_rate_units: str) -> None:
+    if deferral_rate_units not in ("fraction", "percent"):
+        raise ValueError(f"deferral_rate_units must be 'fraction' or 'percent', not {deferral_rate_units!r}")
+    if int(max_job_level) < 1:
+        raise ValueError(f"max_job_level must be >= 1, not {max_job_level!r}")
+
+
+def _sniff_kind(path: Path) -> str:
+    """Return "csv", "csv.gz" or "parquet" from the file's content and name, or raise _Invalid."""
+    if not path.exists():
+        raise _Invalid(["file not found"])
+    if path.is_dir():
+        raise _Invalid(["is a directory, not a CSV or Parquet file"])
+    if path.stat().st_size == 0:
+        raise _Invalid(["file is empty (0 bytes): expected a CSV header line and one row per employee"])
+    with open(path, "rb") as fh:
+        head = fh.read(_SNIFF_BYTES)
+    suffix = path.suffix.lower()
+    if head[:4] == b"PAR1":
+        return "parquet"
+    if suffix in (".parquet", ".pq"):
+        raise _Invalid([f"file is named {suffix} but is not a Parquet file (no PAR1 magic bytes)"])
+    if head[:4] == b"PK\x03\x04" or suffix in (".xlsx", ".xlsm", ".ods"):
+        raise _Invalid(["is a ZIP/Excel workbook, not a CSV or Parquet file: save the sheet as CSV (UTF-8)"])
+    if head[:8] == b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" or suffix == ".xls":
+        raise _Invalid(["is an Excel .xls workbook, not a CSV or Parquet file: save the sheet as CSV (UTF-8)"])
+    if head[:2] == b"\x1f\x8b":
+        return "csv.gz"
+    if head[:2] in (b"\xff\xfe", b"\xfe\xff"):
+        raise _Invalid(["is UTF-16 encoded: save it as UTF-8 CSV"])
+    if b"\x00" in head:
+        raise _Invalid(["is neither a CSV (UTF-8 text) nor a Parquet file: it contains binary data"])
+    try:
+        codecs.getincrementaldecoder("utf-8")().decode(head, final=len(head) < _SNIFF_BYTES)
+    except UnicodeDecodeError as exc:
+        text_like = sum(32 <= b < 127 or b in (9, 10, 13) for b in head) / max(1, len(head))
+        if text_like < 0.9:
+            raise _Invalid(["is neither a CSV (UTF-8 text) nor a Parquet file: it contains binary data"]) from exc
+        raise _Invalid([f"is not UTF-8 encoded (invalid byte at offset {exc.start}): save it as UTF-8 CSV"]) from exc
+    if not head.lstrip(b"\xef\xbb\xbf").strip():
+        raise _Invalid(["file is empty (only whitespace): expected a CSV header line and one row per employee"])
+    return "csv"
+
+
+def _read_header(path: Path, kind: str) -> list[str]:
+    """The CSV header cells (BOM removed)."""
+    opener = gzip.open if kind == "csv.gz" else open
+    with opener(path, "rb") as fh:
+        raw = fh.readline()
+        # a header with a quoted newline: keep reading until the quotes balance
+        while raw.count(b'"') % 2 == 1:
+            more = fh.readline()
+            if not more:
+                break
+            raw += more
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise _Invalid(["header line is not UTF-8 text: save the file as UTF-8 CSV"]) from exc
+    return next(csv.reader(io.StringIO(text)), [])
+
+
+def _map_columns(names: list[str]) -> tuple[str, dict[str, int], dict[str, str]]:
+    """Match file column names to canonical fields.
+
+    Returns (column_set, canonical -> column index, canonical -> name as written).
+    """
+    problems: list[str] = []
+    by_norm: dict[str, list[int]] = {}
+    for i, name in enumerate(names):
+        by_norm.setdefault(name.strip().lower(), []).append(i)
+    known = set(_CANONICAL_NAMES) | set(PLANALIGN_ALIASES) | {"active"}
+    for norm, idxs in by_norm.items():
+        if norm in known and len(idxs) > 1:
+            cols = ", ".join(str(i + 1) for i in idxs)
+            problems.append(
+                f"column {names[idxs[0]].strip()!r} appears {len(idxs)} times in the header (columns {cols})"
+            )
+    plansim_used = [n for n in _PLANSIM_ONLY if n in by_norm]
+    planalign_used = [a for a, c in PLANALIGN_ALIASES.items() if c and a in by_norm]
+    column_set = "planalign" if planalign_used and not plansim_used else "plansim"
+    if plansim_used and planalign_used:
+        pairs = [f"{c} and {_ALIAS_OF[c]}" for c in plansim_used if _ALIAS_OF.get(c) in by_norm]
+        if pairs:
+            detail = "; ".join(pairs) + " are both present"
+        else:
+            detail = f"plansim names ({', '.join(plansim_used)}) with PlanAlign names ({', '.join(planalign_used)})"
+        problems.append(
+            f"file mixes the plansim and PlanAlign column sets: {detail}; use one naming set"
+        )
+    index: dict[str, int] = {}
+    shown: dict[str, str] = {}
+    for canon in _CANONICAL_NAMES + ["active"]:
+        for candidate in (canon, _ALIAS_OF.get(canon)):
+            if candidate and candidate in by_norm:
+                index[canon] = by_norm[candidate][0]
+                shown[canon] = names[by_norm[candidate][0]].strip()
+                break
+    missing = [c for c in REQUIRED_COLUMNS if c not in index]
+    if missing and not (plansim_used and planalign_used):
+        wanted = [(_ALIAS_OF.get(c, c) if column_set == "planalign" else c) for c in missing]
+        hint = ""
+        if len(names) == 1 and (";" in names[0] or "\t" in names[0]):
+            hint = " (the header looks ';'- or tab-separated: plansim reads comma-separated CSV)"
+        problems.append(
+            f"missing required column(s): {', '.join(wanted)}{hint}; found columns: "
+            + (", ".join(n.strip() for n in names[:20]) or "(none)")
+        )
+    if problems:
+        raise _Invalid(problems)
+    return column_set, index, shown
+
+
+def _count_lines(path: Path) -> int:
+    """Number of physical lines in a (plain) file."""
+    count = 0
+    last = b""
+    with open(path, "rb") as fh:
+        while chunk := fh.read(1 << 24):
+            count += chunk.count(b"\n")
+            last = chunk[-1:]
+    return count + (1 if last not in (b"\n", b"") else 0)
+
+
+def _clean(expr: str) -> str:
+    """SQL: trimmed VARCHAR, NULL for blank and null tokens."""
+    tokens = ", ".join(_sql_str(t) for t in _NULL_TOKENS)
+    trimmed = f"trim(CAST({expr} AS VARCHAR), E' \\t')"
+    return f"CASE WHEN lower({trimmed}) IN ({tokens}) THEN NULL ELSE {trimmed} END"
+
+
+def _load_csv(con: duckdb.DuckDBPyConnection, path: Path, kind: str) -> _Source:
+    names = _read_header(path, kind)
+    column_set, index, shown = _map_columns(names)
+    cols = ", ".join(f"{_sql_str(f'c{i}')}: 'VARCHAR'" for i in range(len(names)))
+    select = ", ".join(
+        f"{_clean(f'c{index[c]}') if c in index else 'CAST(NULL AS VARCHAR)'} AS {c}"
+        for c in _CANONICAL_NAMES + ["active"]
+    )
+    con.execute(
+        f"""CREATE TABLE raw AS SELECT * FROM read_csv({_sql_str(str(path))},
+              header = true, auto_detect = false, delim = ',', quote = '"', escape = '"',
+              columns = {{{cols}}}, compression = {"'gzip'" if kind == "csv.gz" else "'none'"},
+              store_rejects = true, rejects_table = 'census_rejects', rejects_scan = 'census_reject_scans')"""
+    )
+    rejects = con.execute(
+        "SELECT line, error_type, error_message FROM census_rejects ORDER BY line, error_type"
+    ).fetchall()
+    if rejects:
+        raise _Invalid(_reject_problems(rejects))
+    con.execute(f"CREATE TABLE src AS SELECT rowid + 1 AS rn, {select} FROM raw ORDER BY rowid")
+    con.execute("DROP TABLE raw")
+    rows = con.execute("SELECT count(*) FROM src").fetchone()[0]
+    lines_exact = kind == "csv" and _count_lines(path) == rows + 1
+    return _Source(con, "csv", column_set, shown, rows, lines_exact)
+
+
+def _reject_problems(rejects: list[tuple[Any, ...]]) -> list[str]:
+    """Turn DuckDB's rejected CSV lines into one problem per kind of error (one entry per line)."""
+    groups: dict[str, dict[int, str]] = {}
+    for line, etype, message in rejects:
+        etype = str(etype)
+        if etype == "INVALID ENCODING":
+            reason = "not valid UTF-8 text (save the file as UTF-8 CSV)"
+        elif etype in ("MISSING COLUMNS", "TOO MANY COLUMNS"):
+            reason = "the wrong number of fields"
+        elif etype == "UNQUOTED VALUE":
+            reason = "a quote that is not closed"
+        else:
+            reason = f"a CSV syntax error ({etype.lower()})"
+        groups.setdefault(reason, {}).setdefault(int(line), str(message).splitlines()[0])
+    problems = []
+    for reason, by_line in groups.items():
+        items = sorted(by_line.items())
+        shown = ", ".join(f"line {ln} ({msg})" for ln, msg in items[:EXAMPLES])
+        more = f" (first {EXAMPLES} shown)" if len(items) > EXAMPLES else ""
+        count = "1 line has" if len(items) == 1 else f"{len(items):,} lines have"
+        problems.append(f"malformed CSV: {count} {reason}: {shown}{more}")
+    return problems
+
+
+def _load_parquet(con: duckdb.DuckDBPyConnection, path: Path) -> _Source:
+    try:
+        schema = con.execute(f"DESCRIBE SELECT * FROM read_parquet({_sql_str(str(path))})").fetchall()
+    except duckdb.Error as exc:
+        raise _Invalid([f"cannot be read as Parquet: {str(exc).splitlines()[0]}"]) from exc
+    names = [r[0] for r in schema]
+    types = {r[0]: str(r[1]).upper() for r in schema}
+    column_set, index, shown = _map_columns(names)
+    exprs = []
+    for canon in _CANONICAL_NAMES + ["active"]:
+        if canon not in index:
+            exprs.append(f"CAST(NULL AS VARCHAR) AS {canon}")
+            continue
+        name = names[index[canon]]
+        col = _ident(name)
+        if types[name].startswith("TIMESTAMP"):
+            col = f"CAST(CAST({col} AS TIMESTAMP) AS DATE)"
+        exprs.append(f"{_clean(col)} AS {canon}")
+    try:
+        con.execute(
+            f"CREATE TABLE src AS SELECT file_row_number + 1 AS rn, {', '.join(exprs)} "
+            f"FROM read_parquet({_sql_str(str(path))}, file_row_number = true) ORDER BY file_row_number"
+        )
+    except duckdb.Error as exc:
+        raise _Invalid([f"cannot be read as Parquet: {str(exc).splitlines()[0]}"]) from exc
+    rows = con.execute("SELECT count(*) FROM src").fetchone()[0]
+    return _Source(con, "parquet", column_set, shown, rows, False)
+
+
+def _load(path: Path) -> _Source:
+    """Open an in-memory DuckDB and load the census into table ``src`` (all VARCHAR)."""
+    kind = _sniff_kind(path)
+    con = duckdb.connect(":memory:")
+    try:
+        con.execute("SET TimeZone = 'UTC'")
+    except duckdb.Error:  # pragma: no cover - ICU missing
+        pass
+    try:
+        source = _load_parquet(con, path) if kind == "parquet" else _load_csv(con, path, kind)
+    except BaseException:
+        con.close()
+        raise
+    if source.rows == 0:
+        con.close()
+        what = "has a header line but no data rows" if kind != "parquet" else "has no rows"
+        raise _Invalid([f"{what}: expected one row per employee"])
+    return source
+
+
+# --------------------------------------------------------------------------- checks
+
+
+def _parse(src: _Source) -> None:
+    """Create table ``p``: the cleaned strings (``v_*``) next to their parsed values."""
+    parts = ["rn", "employee_id"]
+    for c in ("birth_date", "hire_date", "termination_date", "enrollment_date"):
+        parts.append(f"{c} AS v_{c}")
+        parts.append(f"regexp_full_match({c}, {_sql_str(_DATE_RE)}) AS f_{c}")
+        parts.append(f"TRY_CAST(regexp_extract({c}, {_sql_str(_DATE_PART_RE)}) AS DATE) AS {c}")
+    for c in ("annual_compensation", "deferral_rate", "job_level"):
+        parts.append(f"{c} AS v_{c}")
+        parts.append(
+            f"CASE WHEN regexp_full_match({c}, {_sql_str(_NUMBER_RE)}) THEN TRY_CAST({c} AS DOUBLE) END AS {c}"
+        )
+    true_tokens = ", ".join(_sql_str(t) for t in _TRUE_TOKENS)
+    false_tokens = ", ".join(_sql_str(t) for t in _FALSE_TOKENS)
+    for c in ("auto_escalation_opt_out", "active"):
+        parts.append(f"{c} AS v_{c}")
+        parts.append(
+            f"CASE WHEN lower({c}) IN ({true_tokens}) THEN true "
+            f"WHEN lower({c}) IN ({false_tokens}) THEN false END AS b_{c}"
+        )
+    src.con.execute(f"CREATE TABLE p AS SELECT {', '.join(parts)} FROM src")
+
+
+def _checks(src: _Source, census_date: datetime.date, max_job_level: int, units: str) -> list[tuple[str, str, str]]:
+    """(problem text, SQL condition, SQL value shown) for every row-level check."""
+    s = src.shown
+    cd = f"DATE {_sql_str(census_date.isoformat())}"
+    out: list[tuple[str, str, str]] = [
+        (f"{s['employee_id']} is blank", "employee_id IS NULL", "NULL"),
+    ]
+    for c in ("birth_date", "hire_date", "annual_compensation"):
+        out.append((f"{s[c]} is blank (required)", f"v_{c} IS NULL", "NULL"))
+    for c in ("birth_date", "hire_date", "termination_date", "enrollment_date"):
+        if c not in s:
+            continue
+        out.append((f"{s[c]} is not a date (expected YYYY-MM-DD)", f"v_{c} IS NOT NULL AND NOT f_{c}", f"v_{c}"))
+        out.append(
+            (f"{s[c]} is an impossible calendar date", f"v_{c} IS NOT NULL AND f_{c} AND {c} IS NULL", f"v_{c}")
+        )
+    out += [
+        (f"{s['birth_date']} is after {s['hire_date']}", "birth_date > hire_date",
+         "v_birth_date || ' > ' || v_hire_date"),
+        (f"{s['hire_date']} is after the census date {census_date.isoformat()}", f"hire_date > {cd}", "v_hire_date"),
+        (f"hired before age {MIN_HIRE_AGE} ({s['hire_date']} < {s['birth_date']} + {MIN_HIRE_AGE} years)",
+         f"birth_date <= hire_date AND hire_date < birth_date + INTERVAL {MIN_HIRE_AGE} YEAR",
+         "'born ' || v_birth_date || ', hired ' || v_hire_date"),
+        (f"{s['birth_date']} makes the employee older than {MAX_AGE_AT_CENSUS} at the census date",
+         f"birth_date <= hire_date AND birth_date < {cd} - INTERVAL {MAX_AGE_AT_CENSUS} YEAR", "v_birth_date"),
+        (f"{s['annual_compensation']} is not a number",
+         "v_annual_compensation IS NOT NULL AND annual_compensation IS NULL",
+         "v_annual_compensation"),
+        (f"{s['annual_compensation']} is not > 0", "annual_compensation <= 0", "v_annual_compensation"),
+        (f"{s['annual_compensation']} is absurdly large (> {MAX_COMPENSATION:,})",
+         f"annual_compensation > {MAX_COMPENSATION}", "v_annual_compensation"),
+    ]
+    if "termination_date" in s:
+        out.append((f"{s['termination_date']} is before {s['hire_date']}", "termination_date < hire_date",
+                    "'hired ' || v_hire_date || ', terminated ' || v_termination_date"))
+    if "deferral_rate" in s:
+        dr = s["deferral_rate"]
+        out += [
+            (f"{dr} is not a number", "v_deferral_rate IS NOT NULL AND deferral_rate IS NULL", "v_deferral_rate"),
+            (f"{dr} is negative", "deferral_rate < 0", "v_deferral_rate"),
+        ]
+        if units == "percent":
+            out.append((f"{dr} is above 100 (deferral_rate_units: percent)", "deferral_rate > 100", "v_deferral_rate"))
+    if "job_level" in s:
+        jl = s["job_level"]
+        out += [
+            (f"{jl} is not an integer",
+             "v_job_level IS NOT NULL AND (job_level IS NULL OR job_level <> floor(job_level))",
+             "v_job_level"),
+            (f"{jl} is outside 1..{max_job_level}",
+             f"job_level = floor(job_level) AND (job_level < 1 OR job_level > {int(max_job_level)})", "v_job_level"),
+        ]
+    if "auto_escalation_opt_out" in s:
+        out.append((f"{s['auto_escalation_opt_out']} is not a boolean (true/false/1/0/yes/no/t/f)",
+                    "v_auto_escalation_opt_out IS NOT NULL AND b_auto_escalation_opt_out IS NULL",
+                    "v_auto_escalation_opt_out"))
+    if "active" in s:
+        out.append((f"{s['active']} is not a boolean (true/false/1/0/yes/no/t/f)",
+                    "v_active IS NOT NULL AND b_active IS NULL", "v_active"))
+    return out
+
+
+def _row_label(src: _Source) -> Callable[[int], str]:
+    if src.lines_exact:
+        return lambda rn: f"row {rn} (line {rn + 1})"
+    return lambda rn: f"row {rn}"
+
+
+def _describe(text: str, count: int, examples: list[dict[str, Any]], label: Callable[[int], str]) -> str:
+    """One problem line: what, how many rows, the first examples."""
+    shown = []
+    for ex in examples:
+        value = ex["v"]
+        item = label(int(ex["rn"]))
+        if value is not None:
+            value = str(value)
+            value = value if len(value) <= 40 else value[:37] + "..."
+            item += f" {value!r}"
+        shown.append(item)
+    rows = "1 row" if count == 1 else f"{count:,} rows"
+    more = f" (first {len(shown)} shown)" if count > len(shown) else ""
+    return f"{text}: {rows}: {', '.join(shown)}{more}"
+
+
+def _run_checks(src: _Source, census_date: datetime.date, max_job_level: int, units: str) -> list[str]:
+    """All row-level problems, in a fixed order."""
+    con = src.con
+    _parse(src)
+    checks = _checks(src, census_date, max_job_level, units)
+    aggs = []
+    for i, (_, cond, value) in enumerate(checks):
+        aggs.append(f"count(*) FILTER (WHERE {cond}) AS n{i}")
+        aggs.append(
+            f"arg_min({{'rn': rn, 'v': CAST({value} AS VARCHAR)}}, rn, {EXAMPLES}) FILTER (WHERE {cond}) AS e{i}"
+        )
+    extra = [
+        "count(*) FILTER (WHERE deferral_rate > 1) AS dr_gt1",
+        "max(deferral_rate) AS dr_max",
+        f"arg_min({{'rn': rn, 'v': v_deferral_rate}}, rn, {EXAMPLES}) FILTER (WHERE deferral_rate > 1) AS dr_ex",
+    ]
+    row = con.execute(f"SELECT {', '.join(aggs + extra)} FROM p").fetchone()
+    label = _row_label(src)
+    problems: list[str] = []
+    for i, (text, _, _) in enumerate(checks):
+        n = row[2 * i]
+        if n:
+            problems.append(_describe(text, n, row[2 * i + 1] or [], label))
+    dr_gt1, dr_max, dr_ex = row[-3:]
+    if dr_gt1 and units == "fraction":
+        dr = src.shown.get("deferral_rate", "deferral_rate")
+        if dr_max <= 100:
+            text = (
+                f"{dr} values look like percents (max {dr_max:g}); rates must be fractions 0..1 "
+                f"(0.06 for 6%), or set `deferral_rate_units: percent` in the config"
+            )
+        else:
+            text = f"{dr} is above 1 (rates are fractions 0..1)"
+        problems.append(_describe(text, dr_gt1, dr_ex or [], label))
+    problems.extend(_duplicate_problems(src, label))
+    return problems
+
+
+def _duplicate_problems(src: _Source, label: Callable[[int], str]) -> list[str]:
+    """One problem naming the duplicated employee ids and their rows."""
+    con = src.con
+    stats = con.execute(
+        """SELECT count(*), coalesce(sum(n), 0) FROM
+           (SELECT count(*) AS n FROM p WHERE employee_id IS NOT NULL GROUP BY employee_id HAVING count(*) > 1)"""
+    ).fetchone()
+    if not stats[0]:
+        return []
+    ids, rows = stats
+    examples = con.execute(
+        f"""SELECT employee_id, list(rn ORDER BY rn)[1:{EXAMPLES}], count(*) FROM p
+            WHERE employee_id IS NOT NULL GROUP BY employee_id HAVING count(*) > 1
+            ORDER BY min(rn) LIMIT {EXAMPLES}"""
+    ).fetchall()
+    parts = []
+    for emp, rns, n in examples:
+        where = ", ".join(label(int(r)) for r in rns) + (" ..." if n > len(rns) else "")
+        parts.append(f"{emp!r} in {where}")
+    more = f" (first {len(parts)} shown)" if ids > len(parts) else ""
+    return [
+        f"{src.shown['employee_id']} is not unique: {ids:,} id(s) appear more than once "
+        f"({int(rows):,} rows): {'; '.join(parts)}{more}"
+    ]
+
+
+_ACTIVE_SQL = (
+    "(termination_date IS NULL AND coalesce(b_active, true)) OR termination_date > DATE {cd}"
+)
+
+
+def _check_and_summarise(
+    path: Path, census_date: datetime.date, max_job_level: int, units: str
+) -> tuple[_Source, CensusSummary]:
+    """Load + check; on success return the open source (table ``p``) and the summary."""
+    try:
+        src = _load(path)
+    except _Invalid as exc:
+        raise CensusError(str(path), exc.problems) from None
+    except duckdb.Error as exc:  # anything DuckDB could not read at all
+        raise CensusError(str(path), [f"cannot be read: {str(exc).splitlines()[0]}"]) from None
+    try:
+        problems = _run_checks(src, census_date, max_job_level, units)
+        if problems:
+            raise CensusError(str(path), problems)
+        active_sql = _ACTIVE_SQL.format(cd=_sql_str(census_date.isoformat()))
+        active = src.con.execute(f"SELECT count(*) FILTER (WHERE {active_sql}) FROM p").fetchone()[0]
+    except BaseException:
+        src.con.close()
+        raise
+    summary = CensusSummary(str(path), src.rows, int(active), src.rows - int(active), src.column_set)
+    return src, summary
+
+
+# --------------------------------------------------------------------------- public API
+
+
+def validate_census(
+    path: str | os.PathLike[str],
+    census_date: datetime.date,
+    *,
+    max_job_level: int = 5,
+    deferral_rate_units: str = "fraction",
+) -> CensusSummary:
+    """Check a census file; raise CensusError listing every problem found."""
+    _check_options(max_job_level, deferral_rate_units)
+    src, summary = _check_and_summarise(Path(path), _as_date(census_date), int(max_job_level), deferral_rate_units)
+    src.con.close()
+    return summary
+
+
+def stage_census(
+    path: str | os.PathLike[str],
+    out_path: str | os.PathLike[str],
+    census_date: datetime.date,
+    *,
+    max_job_level: int = 5,
+    deferral_rate_units: str = "fraction",
+) -> CensusSummary:
+    """Validate, then atomically write the active rows to ``out_path`` as Parquet.
+
+    Columns and types are :data:`CANONICAL_COLUMNS`, rows ordered by employee_id. A blank
+    deferral_rate becomes 0, a blank auto_escalation_opt_out false; job_level stays NULL.
+    Nothing is written when the census is invalid.
+    """
+    _check_options(max_job_level, deferral_rate_units)
+    cdate = _as_date(census_date)
+    src, summary = _check_and_summarise(Path(path), cdate, int(max_job_level), deferral_rate_units)
+    out = Path(out_path)
+    scale = "100.0" if deferral_rate_units == "percent" else "1.0"
+    select = f"""
+        SELECT
+          CAST(employee_id AS VARCHAR) AS employee_id,
+          CAST(birth_date AS DATE) AS birth_date,
+          CAST(hire_date AS DATE) AS hire_date,
+          CAST(termination_date AS DATE) AS termination_date,
+          CAST(round(annual_compensation, 2) AS DECIMAL(18,2)) AS annual_compensation,
+          CAST(job_level AS INTEGER) AS job_level,
+          CAST(round(coalesce(deferral_rate, 0) / {scale}, 6) AS DECIMAL(9,6)) AS deferral_rate,
+          CAST(enrollment_date AS DATE) AS enrollment_date,
+          CAST(coalesce(b_auto_escalation_opt_out, false) AS BOOLEAN) AS auto_escalation_opt_out
+        FROM p
+        WHERE {_ACTIVE_SQL.format(cd=_sql_str(cdate.isoformat()))}
+        ORDER BY employee_id"""
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp_name = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent)
+        os.close(fd)
+        tmp = Path(tmp_name)
+        try:
+            src.con.execute(f"COPY ({select}) TO {_sql_str(str(tmp))} (FORMAT parquet, COMPRESSION zstd)")
+            with open(tmp, "rb+") as fh:
+                os.fsync(fh.fileno())
+            os.replace(tmp, out)
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
+        _fsync_dir(out.parent)
+    finally:
+        src.con.close()
+    return summary
+
+
+def _fsync_dir(directory: Path) -> None:
+    """Make a rename durable (best effort on platforms without directory fds)."""
+    try:
+        fd = os.open(directory, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
