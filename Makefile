@@ -7,13 +7,13 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 CORES ?= 2
 
-.PHONY: install run test test-fast bench clean
+.PHONY: install system-deps run test test-fast bench clean
 
-$(STAMP): pyproject.toml constraints.txt
+$(STAMP): pyproject.toml constraints.txt scripts/slurm/requirements.txt
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "make: $(PYTHON) not found (set PYTHON=/path/to/python3.11)"; exit 1; }
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade "pip>=24"
-	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[test]"
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[test]" -r scripts/slurm/requirements.txt
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -24,11 +24,18 @@ run: $(STAMP)
 	@echo "Results: results/<scenario>/<year>/*.parquet, results/<scenario>/summary.csv"
 	@for f in results/*/summary.csv; do echo "  $$f"; done
 
-test: $(STAMP)
+system-deps:
+	bash scripts/ci/install_system_deps.sh
+
+test: $(STAMP) system-deps
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m pytest
 
 test-fast: $(STAMP)
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m pytest -m "not slow and not fault and not slurm"
+
+# Benchmarks (never part of the test suite): make bench ARGS="--sizes 5000,60000 --reps 3"
+bench: $(STAMP)
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python scripts/bench.py $(ARGS)
 
 clean:
 	rm -rf results logs benchmarks .snakemake .plansim

@@ -11,6 +11,7 @@ from __future__ import annotations
 import copy
 import datetime as dt
 import hashlib
+import itertools
 import json
 import re
 from pathlib import Path
@@ -27,7 +28,7 @@ SCENARIO_ID = re.compile(r"^[a-z0-9_]+$")
 # Top-level keys a scenario may override (everything but the two tables themselves),
 # plus ``plan_design``: overrides of the chosen plan design's keys.
 SCENARIO_ONLY_KEYS = {"plan_design"}
-TABLE_KEYS = {"plan_designs", "scenarios"}
+TABLE_KEYS = {"plan_designs", "scenarios", "sweeps"}
 
 # Keys that orchestration consumes (Snakemake / Python) rather than SQL.
 ORCHESTRATION_KEYS = {"end_year", "census", "census_date", "deferral_rate_units", "dbt_threads"}
@@ -196,6 +197,12 @@ def resolve_config(raw: dict, base_dir: str | Path = ".", source: str = "config"
     scenarios = raw.get("scenarios")
     if scenarios is None:
         scenarios = {"baseline": {}}
+    generated = expand_sweeps(raw.get("sweeps"))
+    clash = sorted(set(map(str, scenarios)) & set(generated))
+    if clash:
+        raise ConfigError(f"{source} is invalid:\n  - sweeps: generated scenario id(s) {', '.join(clash)} "
+                          "are also defined under scenarios")
+    scenarios = {**scenarios, **generated}
     override_schema = _strip_required({k: v for k, v in schema.items() if k != "$defs"})
     override_schema["properties"] = {k: v for k, v in override_schema["properties"].items() if k not in TABLE_KEYS}
     override_schema["properties"]["plan_design"] = _strip_required(schema["$defs"]["plan_design"])
@@ -248,6 +255,24 @@ def resolve_config(raw: dict, base_dir: str | Path = ".", source: str = "config"
 def load_scenarios(path: str | Path, base_dir: str | Path | None = None) -> dict[str, dict]:
     path = Path(path)
     return resolve_config(read_config_file(path), base_dir if base_dir is not None else path.parent, str(path))
+
+
+def expand_sweeps(sweeps: dict | None) -> dict[str, dict]:
+    """Scenarios generated from each sweep's grid: every combination, in grid order, as
+    ``<sweep id>_<nnn>`` = base overrides + the combination's dotted keys."""
+    out: dict[str, dict] = {}
+    for sweep_id, sweep in (sweeps or {}).items():
+        keys = list(sweep["grid"])
+        for number, combo in enumerate(itertools.product(*(sweep["grid"][k] for k in keys)), start=1):
+            overrides = copy.deepcopy(sweep.get("base") or {})
+            for dotted, value in zip(keys, combo):
+                node = overrides
+                *parents, leaf = dotted.split(".")
+                for part in parents:
+                    node = node.setdefault(part, {})
+                node[leaf] = copy.deepcopy(value)
+            out[f"{sweep_id}_{number:03d}"] = overrides
+    return out
 
 
 # --------------------------------------------------------------------------- consumers
