@@ -164,6 +164,14 @@ def get_mem_mb(wildcards, attempt=1):
     return int(max(2000, size / 1e6 * 120) * attempt)
 
 
+def get_runtime_min(wildcards, attempt=1):
+    """Wall-clock limit of a year job in minutes (SLURM -t), from the census size: about a
+    minute per 100k employees measured on 2 cores, with a 10x margin and a 15 min floor."""
+    path = Path(get_scenario(wildcards)["census"])
+    size_mb = path.stat().st_size / 1e6 if path.exists() else 0
+    return int(max(15, size_mb / 6.5 * 10) * attempt)
+
+
 def get_year_targets(wildcards):
     return [f"{year_dir(wildcards.scenario, y)}/done" for y in get_years(wildcards.scenario)]
 

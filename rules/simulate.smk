@@ -26,6 +26,7 @@ rule build_workforce_year:
     resources:
         duckdb=1,
         mem_mb=get_mem_mb,
+        runtime=get_runtime_min,
     script:
         "../scripts/build_phase.py"
 
@@ -54,5 +55,6 @@ rule build_plan_year:
     resources:
         duckdb=1,
         mem_mb=get_mem_mb,
+        runtime=get_runtime_min,
     script:
         "../scripts/build_phase.py"
