@@ -14,7 +14,7 @@ import yaml
 REPO = Path(__file__).resolve().parents[1]
 TINY_CENSUS = REPO / "tests" / "data" / "tiny_census.csv"
 SAMPLE_CENSUS = REPO / "data" / "sample_census.csv"
-WORKFLOW_PARTS = ["Snakefile", "rules", "scripts", "dbt", "schemas", "profiles", "config.yaml", "data"]
+WORKFLOW_PARTS = ["Snakefile", "rules", "scripts", "dbt", "schemas", "profiles", "config.yaml", "data", "report"]
 BIN = Path(sys.executable).parent
 
 
@@ -76,4 +76,15 @@ def tiny_run(tmp_path_factory) -> Path:
     wd = copy_workflow(tmp_path_factory.mktemp("tiny") / "wf")
     write_config(wd, tiny_config())
     snakemake(wd, "--cores", "2", "results/tiny/2027/done")
+    return wd
+
+
+@pytest.fixture(scope="session")
+def sample_run(tmp_path_factory) -> Path:
+    """The 5,000-employee sample census, 2025-2027, with and without auto-enrollment +
+    auto-escalation (scenarios `baseline` and `no_auto_features` of the default config)."""
+    wd = copy_workflow(tmp_path_factory.mktemp("sample") / "wf")
+    cfg = base_config(end_year=2027, scenarios={"baseline": {}, "no_auto_features": {"plan_design_id": "no_auto"}})
+    write_config(wd, cfg)
+    snakemake(wd, "--cores", "2", "results/baseline/summary.csv", "results/no_auto_features/summary.csv")
     return wd

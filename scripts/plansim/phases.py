@@ -55,7 +55,8 @@ def run_phase(scn: dict, year: int, phase: str, selector: str, outputs: dict[str
         with connect(paths["database"], log=log) as con:
             gates.require_workforce_year(con, sid, pid, year, paths["database"])
     log(f"{what}: dbt build --selector {selector}")
-    outcome = invoke(["build", "--selector", selector], database=paths["database"], target_path=paths["target"],
+    # Unit tests (formula checks on hand-built rows) run once per scenario in the pre-flight.
+    outcome = invoke(["build", "--selector", selector, "--exclude-resource-type", "unit_test"], database=paths["database"], target_path=paths["target"],
                      log_path=paths["logs"], dbt_vars=year_vars(scn, year, results),
                      threads=scn["dbt_threads"], what=what, log=log)
     rows = {}
