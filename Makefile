@@ -38,4 +38,4 @@ bench: $(STAMP)
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python scripts/bench.py $(ARGS)
 
 clean:
-	rm -rf results logs benchmarks .snakemake .plansim
+	rm -rf results logs .snakemake .plansim benchmarks/*/

@@ -1,8 +1,8 @@
 # plansim: multi-year workforce and 401(k) plan simulation.
 #
 # Path scheme (every phase of every year is a rule with file outputs):
+#   results/{scenario}/preflight.json                   dbt build --empty + unit tests, before anything else
 #   results/{scenario}/staged_census.parquet            validated census, active rows, canonical columns
-#   results/{scenario}/preflight.json                   dbt compile + empty build, before any year
 #   results/{scenario}/simulation.duckdb                the scenario's DuckDB file (one writer at a time)
 #   results/{scenario}/{year}/workforce_phase.json      phase 1: workforce events (tag foundation)
 #   results/{scenario}/{year}/int_year_end_workforce_state.parquet   -> next year's starting workforce
@@ -23,8 +23,13 @@ include: "rules/common.smk"
 include: "rules/census.smk"
 include: "rules/simulate.smk"
 include: "rules/audit.smk"
+include: "rules/report.smk"
 
 
 rule all:
     input:
         expand(f"{RESULTS}/{{scenario}}/summary.csv", scenario=sorted(SCENARIOS)),
+        expand(rules.write_workbook.output.workbook, scenario=sorted(SCENARIOS)),
+        expand(rules.tabulate_scenario.output.table, scenario=sorted(SCENARIOS)),
+        expand(rules.plot_scenario.output, scenario=sorted(SCENARIOS)),
+        rules.compare_scenarios.output,

@@ -1,9 +1,24 @@
-# Census staging and the per-scenario pre-flight.
+# The per-scenario pre-flight, then census staging.
+
+
+rule preflight_scenario:
+    input:
+        code=WORKFORCE_CODE + PLAN_CODE,
+    output:
+        report=f"{RESULTS}/{{scenario}}/preflight.json",
+    log:
+        f"{LOGS}/{{scenario}}/preflight_scenario.log",
+    benchmark:
+        f"{BENCH}/{{scenario}}/preflight_scenario.tsv"
+    threads: 1
+    script:
+        "../scripts/preflight.py"
 
 
 rule stage_census:
     input:
         census=get_census_file,
+        preflight=ancient(rules.preflight_scenario.output.report),
     output:
         staged=f"{RESULTS}/{{scenario}}/staged_census.parquet",
     log:
@@ -12,18 +27,3 @@ rule stage_census:
         census=get_census_params,
     script:
         "../scripts/stage_census.py"
-
-
-rule preflight_scenario:
-    input:
-        staged=rules.stage_census.output.staged,
-        code=WORKFORCE_CODE + PLAN_CODE,
-    output:
-        report=f"{RESULTS}/{{scenario}}/preflight.json",
-    log:
-        f"{LOGS}/{{scenario}}/preflight_scenario.log",
-    benchmark:
-        f"{BENCH}/{{scenario}}/preflight_scenario.tsv"
-    threads: get_dbt_threads
-    script:
-        "../scripts/preflight.py"

@@ -6,7 +6,6 @@
 rule build_workforce_year:
     input:
         starting_workforce=get_starting_workforce_file,
-        preflight=ancient(rules.preflight_scenario.output.report),
         previous_plan=get_previous_plan_marker,
         code=WORKFORCE_CODE,
     output:

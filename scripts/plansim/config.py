@@ -192,7 +192,7 @@ def resolve_config(raw: dict, base_dir: str | Path = ".", source: str = "config"
     problems = _schema_errors(raw, schema, schema, "")
     if problems:
         raise ConfigError(f"{source} is invalid:\n" + "\n".join(f"  - {x}" for x in problems))
-    defaults = _fill_defaults({k: v for k, v in raw.items() if k not in TABLE_KEYS}, schema, schema)
+    defaults = {k: v for k, v in _fill_defaults(raw, schema, schema).items() if k not in TABLE_KEYS}
     designs = raw.get("plan_designs") or {}
     scenarios = raw.get("scenarios")
     if scenarios is None:

@@ -32,8 +32,10 @@ class DbtOutcome:
 
 
 def scenario_paths(results_dir: str | Path, scenario_id: str) -> dict[str, Path]:
-    base = Path(results_dir) / scenario_id
-    return {"database": base / "simulation.duckdb", "target": base / ".dbt" / "target",
+    """The scenario's DuckDB file, and its own dbt target and log paths (concurrent
+    scenarios never share dbt's partial-parse state or logs)."""
+    return {"database": Path(results_dir) / scenario_id / "simulation.duckdb",
+            "target": Path(".plansim") / scenario_id / "target",
             "logs": Path("logs") / scenario_id / "dbt"}
 
 

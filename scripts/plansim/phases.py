@@ -69,7 +69,7 @@ def run_phase(scn: dict, year: int, phase: str, selector: str, outputs: dict[str
         for name, model in EXPORTS[phase].items():
             rows[model] = export_model(con, model, outputs[name], scenario_id=sid, plan_design_id=pid, year=year)
     report = {"scenario_id": sid, "plan_design_id": pid, "simulation_year": year, "phase": phase,
-              "selector": selector, "dbt": outcome.as_dict(), "rows": rows,
+              "selector": selector, "threads": scn["dbt_threads"], "dbt": outcome.as_dict(), "rows": rows,
               "seconds": round(time.perf_counter() - started, 3)}
     log(f"{what}: done in {report['seconds']}s; rows {rows}")
     return report

@@ -1,0 +1,79 @@
+"""Complete variable scope: every var() in dbt has a config source, and every config key
+reaches a consumer (a dbt var used in SQL, or the orchestration code)."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import yaml
+
+from conftest import REPO
+from plansim.config import ORCHESTRATION_KEYS, TABLE_KEYS, dbt_vars, load_scenarios, load_schema
+
+VAR = re.compile(r"""var\(\s*['"]([a-z0-9_]+)['"]""")
+IDENTITY = {"scenario_id", "plan_design_id", "simulation_year", "start_year", "random_seed",
+            "starting_workforce_file", "prior_deferral_state_file"}
+
+
+def vars_used_in_dbt() -> set[str]:
+    used = set()
+    for path in (REPO / "dbt").rglob("*"):
+        if path.suffix in (".sql", ".yml") and "target" not in path.parts:
+            used |= set(VAR.findall(path.read_text()))
+    return used
+
+
+def scenario():
+    return load_scenarios(REPO / "config.yaml")["baseline"]
+
+
+def test_every_dbt_var_has_a_config_source():
+    passed = dbt_vars(scenario(), 2026, "wf.parquet", "ds.parquet")
+    missing = vars_used_in_dbt() - set(passed)
+    assert not missing, f"var() used in dbt with no config source: {sorted(missing)}"
+
+
+def test_every_var_passed_to_dbt_is_used_by_the_sql():
+    passed = dbt_vars(scenario(), 2026, "wf.parquet", "ds.parquet")
+    unused = set(passed) - vars_used_in_dbt()
+    assert not unused, f"config passed to dbt but read by no model: {sorted(unused)}"
+
+
+def test_every_config_key_reaches_a_consumer():
+    scn = scenario()
+    config_keys = {k for k in scn if k not in {"workforce", "plan_design"}} | set(scn["workforce"])
+    for key, value in scn["plan_design"].items():
+        config_keys |= {f"{key}_{sub}" for sub in value} if isinstance(value, dict) else {key}
+    passed = set(dbt_vars(scn, 2026, "wf.parquet", "ds.parquet"))
+    orchestration_code = "\n".join(p.read_text() for p in [*REPO.joinpath("rules").glob("*.smk"),
+                                                            *REPO.joinpath("scripts").rglob("*.py")])
+    for key in sorted(config_keys - passed):
+        assert key in ORCHESTRATION_KEYS, f"config key {key!r} reaches neither dbt nor the orchestration"
+        assert f'["{key}"]' in orchestration_code, f"orchestration key {key!r} is read nowhere"
+    assert IDENTITY <= passed
+
+
+def test_config_yaml_and_schema_describe_the_same_keys():
+    schema = load_schema()
+    cfg = yaml.safe_load((REPO / "config.yaml").read_text())
+    top = set(schema["properties"])
+    assert set(cfg) <= top
+    assert top - set(cfg) <= {"sweeps"} | TABLE_KEYS
+    for name, prop in schema["properties"].items():
+        assert "description" in prop and "default" in prop, f"schema key {name} lacks description or default"
+        for sub, sub_prop in prop.get("properties", {}).items():
+            assert "description" in sub_prop and "default" in sub_prop, f"{name}.{sub} lacks description/default"
+    for name, prop in schema["$defs"]["plan_design"]["properties"].items():
+        assert "description" in prop and "default" in prop, f"plan_design.{name} lacks description or default"
+    # every key of config.yaml is commented where it first appears (the file is the user's reference)
+    commented, seen = set(), {}
+    for number, line in enumerate((REPO / "config.yaml").read_text().splitlines(), start=1):
+        found = re.match(r"^\s*([a-z_]+):", line)
+        if found:
+            seen.setdefault(found.group(1), number)
+            if "#" in line:
+                commented.add(found.group(1))
+    uncommented = {k: n for k, n in seen.items() if k not in commented and k not in cfg["scenarios"]
+                   and k not in cfg["plan_designs"]}
+    assert not uncommented, f"config.yaml keys without a comment (first line): {uncommented}"
