@@ -25,7 +25,7 @@ def get_final_snapshot(wildcards):
 
 def get_resolved_scenario(wildcards):
     """The resolved scenario (assumptions + plan design) as JSON: a change re-writes the workbook."""
-    return json.dumps(get_scenario(wildcards), sort_keys=True, default=str)
+    return json.dumps(get_scenario(wildcards), default=str)
 
 
 def get_scenario_ids():
@@ -96,13 +96,15 @@ rule compare_scenarios:
                     labels={"result": "Key figures side by side"}),
         headcount=report(f"{RESULTS}/comparison/headcount.png", caption="../report/comparison_headcount.rst",
                          category="Scenario comparison", subcategory="Plots", labels={"plot": "Headcount"}),
-        participation=report(f"{RESULTS}/comparison/participation.png", caption="../report/comparison_participation.rst",
+        participation=report(f"{RESULTS}/comparison/participation.png",
+                             caption="../report/comparison_participation.rst",
                              category="Scenario comparison", subcategory="Plots",
                              labels={"plot": "Participation rate"}),
         average_deferral=report(f"{RESULTS}/comparison/average_deferral.png",
                                 caption="../report/comparison_average_deferral.rst", category="Scenario comparison",
                                 subcategory="Plots", labels={"plot": "Average deferral rate"}),
-        employer_cost=report(f"{RESULTS}/comparison/employer_cost.png", caption="../report/comparison_employer_cost.rst",
+        employer_cost=report(f"{RESULTS}/comparison/employer_cost.png",
+                             caption="../report/comparison_employer_cost.rst",
                              category="Scenario comparison", subcategory="Plots",
                              labels={"plot": "Employer cost, % of payroll"}),
     log:

@@ -1,0 +1,264 @@
+"""``plansim``: a thin command line over the Snakemake workflow.
+
+    plansim run [--scenario S ...] [--until YEAR] [--cores N] [--configfile F] [--dry-run] [-- SNAKEMAKE_ARGS]
+    plansim compare [--cores N] [--configfile F] [--dry-run]
+    plansim report [--out report.html] [--cores N] [--configfile F]
+    plansim validate-census FILE [--census-date D] [--units fraction|percent] [--max-job-level N]
+
+``run``, ``compare`` and ``report`` run the ``snakemake`` installed next to this Python, from
+the current directory (the repository root, where the Snakefile is), print the command first
+and exit with its exit code. ``validate-census`` checks a census file without Snakemake.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import os
+import shlex
+import subprocess
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+RESULTS = "results"
+DEFAULT_CONFIG = "config.yaml"
+
+
+class CliError(Exception):
+    """A usage problem found before anything runs: printed as one message, exit 2."""
+
+
+# ---------------------------------------------------------------------------- targets
+def scenario_targets(scenario: str, results: str = RESULTS) -> list[str]:
+    """What a finished scenario leaves for analysts (rules/audit.smk + rules/report.smk)."""
+    base = f"{results}/{scenario}"
+    return [f"{base}/summary.csv", f"{base}/{scenario}.xlsx", f"{base}/summary.html",
+            f"{base}/plots/headcount.png", f"{base}/plots/participation.png", f"{base}/plots/contributions.png"]
+
+
+def year_target(scenario: str, year: int, results: str = RESULTS) -> str:
+    return f"{results}/{scenario}/{year}/done"
+
+
+def _scenarios(configfile: Path) -> dict[str, dict]:
+    from plansim.config import load_scenarios
+    from plansim.errors import PlansimError
+
+    if not configfile.is_file():
+        raise CliError(f"config file {configfile} not found")
+    try:
+        return load_scenarios(configfile, base_dir=".")
+    except PlansimError as error:
+        raise CliError(str(error)) from None
+
+
+def run_targets(configfile: Path, scenarios: Sequence[str] | None, until: int | None) -> list[str]:
+    """Snakemake targets of ``plansim run``: [] (= rule all) without --scenario/--until."""
+    if not scenarios and until is None:
+        return []
+    resolved = _scenarios(configfile)
+    chosen = list(dict.fromkeys(scenarios or sorted(resolved)))
+    unknown = [s for s in chosen if s not in resolved]
+    if unknown:
+        raise CliError(f"scenario(s) {', '.join(unknown)} not defined in {configfile} "
+                       f"(defined: {', '.join(sorted(resolved))})")
+    if until is None:
+        return [t for s in chosen for t in scenario_targets(s)]
+    targets = []
+    for sid in chosen:
+        first, last = resolved[sid]["start_year"], resolved[sid]["end_year"]
+        if not first <= until <= last:
+            raise CliError(f"--until {until} is outside scenario {sid}'s years {first}-{last}")
+        targets.append(year_target(sid, until))
+    return targets
+
+
+# ---------------------------------------------------------------------------- snakemake
+def snakemake_executable() -> Path:
+    return Path(sys.executable).parent / "snakemake"
+
+
+def snakemake_command(args: Sequence[str]) -> list[str]:
+    exe = snakemake_executable()
+    if not exe.exists():
+        raise CliError(f"snakemake not found next to {sys.executable} (expected {exe}); "
+                       "install plansim with its dependencies: make install")
+    return [str(exe), *args]
+
+
+def _check_workdir() -> None:
+    if not Path("Snakefile").is_file():
+        raise CliError(f"no Snakefile in {Path.cwd()}: run plansim from the repository root "
+                       "(where Snakefile and config.yaml are)")
+
+
+def _common(opts: argparse.Namespace) -> list[str]:
+    out = []
+    if getattr(opts, "configfile", None):
+        out.append(f"--configfile={opts.configfile}")
+    return out
+
+
+def _execute(cmd: list[str]) -> int:
+    shown = shlex.join([Path(cmd[0]).name, *cmd[1:]])
+    print(f"plansim: {shown}", flush=True)
+    env = {**os.environ, "PATH": f"{Path(cmd[0]).parent}{os.pathsep}{os.environ.get('PATH', '')}"}
+    return subprocess.run(cmd, env=env).returncode
+
+
+def cmd_run(opts: argparse.Namespace) -> int:
+    _check_workdir()
+    targets = run_targets(Path(opts.configfile or DEFAULT_CONFIG), opts.scenario, opts.until)
+    args = ["--cores", str(opts.cores), *(["--dry-run"] if opts.dry_run else []), *_common(opts), *targets,
+            *opts.snakemake_args]
+    return _execute(snakemake_command(args))
+
+
+def cmd_compare(opts: argparse.Namespace) -> int:
+    _check_workdir()
+    args = ["--cores", str(opts.cores), *(["--dry-run"] if opts.dry_run else []), *_common(opts),
+            "compare_scenarios"]
+    return _execute(snakemake_command(args))
+
+
+def cmd_report(opts: argparse.Namespace) -> int:
+    _check_workdir()
+    out = Path(opts.out)
+    if out.suffix not in (".html", ".zip"):
+        raise CliError(f"--out {out}: the report file must end in .html or .zip")
+    code = _execute(snakemake_command(["--cores", str(opts.cores), *_common(opts)]))
+    if code != 0:
+        return code
+    code = _execute(snakemake_command(["--report", str(out), *_common(opts)]))
+    if code == 0:
+        print(f"plansim: report written to {out}", flush=True)
+    return code
+
+
+# ---------------------------------------------------------------------------- census
+def _census_defaults(configfile: Path) -> dict:
+    """Census date, units and job levels the config gives (its defaults, not a scenario's)."""
+    if not configfile.is_file():
+        return {}
+    from plansim.config import read_config_file
+    from plansim.errors import PlansimError
+
+    try:
+        raw = read_config_file(configfile)
+    except PlansimError as error:
+        raise CliError(str(error)) from None
+    out: dict = {}
+    if raw.get("census_date"):
+        out["census_date"] = str(raw["census_date"])
+    elif isinstance(raw.get("start_year"), int):
+        out["census_date"] = f"{raw['start_year'] - 1}-12-31"
+    if raw.get("deferral_rate_units"):
+        out["units"] = raw["deferral_rate_units"]
+    levels = (raw.get("workforce") or {}).get("promotion_rates")
+    if isinstance(levels, list) and levels:
+        out["max_job_level"] = len(levels)
+    return out
+
+
+def cmd_validate_census(opts: argparse.Namespace) -> int:
+    from plansim.census import validate_census
+    from plansim.errors import PlansimError
+
+    defaults = _census_defaults(Path(opts.configfile))
+    census_date = opts.census_date or defaults.get("census_date")
+    if census_date is None:
+        raise CliError(f"no --census-date given and no {opts.configfile} to take it from "
+                       "(census_date, or Dec 31 before start_year)")
+    try:
+        date = dt.date.fromisoformat(str(census_date))
+    except ValueError:
+        raise CliError(f"census date {census_date!r} is not a date (YYYY-MM-DD)") from None
+    try:
+        summary = validate_census(opts.file, date, max_job_level=opts.max_job_level or defaults.get("max_job_level", 5),
+                                  deferral_rate_units=opts.units or defaults.get("units", "fraction"))
+    except PlansimError as error:
+        print(f"plansim: {error}", file=sys.stderr)
+        return 1
+    print(summary.line())
+    return 0
+
+
+# ---------------------------------------------------------------------------- parser
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} must be at least 1")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="plansim",
+        description="Multi-year workforce and 401(k) plan simulation. run/compare/report drive the Snakemake "
+                    "workflow of the current directory (the repository root) and print the snakemake command.")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    cores = {"type": _positive_int, "default": os.cpu_count() or 1,
+             "help": "CPU cores Snakemake may use (default: all, %(default)s here)"}
+    configfile = {"metavar": "F", "help": f"config file instead of {DEFAULT_CONFIG}"}
+
+    run = sub.add_parser("run", help="simulate scenarios (all by default) and build their summaries, "
+                                     "workbooks and plots", description="Simulate and build the outputs.")
+    run.add_argument("--scenario", action="append", metavar="S",
+                     help="scenario id (repeatable; default: every scenario, plus the comparison)")
+    run.add_argument("--until", type=int, metavar="YEAR",
+                     help="only simulate up to this year (target results/S/YEAR/done)")
+    run.add_argument("--cores", **cores)
+    run.add_argument("--configfile", **configfile)
+    run.add_argument("--dry-run", "-n", action="store_true", help="show what would run, run nothing")
+    run.add_argument("snakemake_args", nargs="*", metavar="-- SNAKEMAKE_ARGS",
+                     help="further snakemake options after `--` (e.g. -- --rerun-incomplete)")
+    run.set_defaults(func=cmd_run)
+
+    compare = sub.add_parser("compare", help="build the scenario comparison (results/comparison/)",
+                             description="Build results/comparison/: table and plots across scenarios.")
+    compare.add_argument("--cores", **cores)
+    compare.add_argument("--configfile", **configfile)
+    compare.add_argument("--dry-run", "-n", action="store_true", help="show what would run, run nothing")
+    compare.set_defaults(func=cmd_compare)
+
+    report = sub.add_parser("report", help="run the workflow, then write the Snakemake HTML report",
+                            description="Run the workflow, then `snakemake --report OUT`.")
+    report.add_argument("--out", default="report.html", metavar="FILE",
+                        help="report file, .html (self-contained) or .zip (default: %(default)s)")
+    report.add_argument("--cores", **cores)
+    report.add_argument("--configfile", **configfile)
+    report.set_defaults(func=cmd_report)
+
+    census = sub.add_parser("validate-census", help="check a census file (CSV or Parquet); needs no Snakemake",
+                            description="Check a census file. Exit 0 with a one-line summary when it is "
+                                        "valid, exit 1 with every problem found when it is not. Options not "
+                                        f"given come from {DEFAULT_CONFIG} (or --configfile) when present.")
+    census.add_argument("file", metavar="FILE", help="census file")
+    census.add_argument("--census-date", metavar="D", help="census date YYYY-MM-DD (default: from the config)")
+    census.add_argument("--units", choices=["fraction", "percent"],
+                        help="how deferral rates are written: 0.06 (fraction) or 6 (percent)")
+    census.add_argument("--max-job-level", type=_positive_int, metavar="N", help="highest job level")
+    census.add_argument("--configfile", default=DEFAULT_CONFIG, metavar="F",
+                        help="config to take defaults from (default: %(default)s)")
+    census.set_defaults(func=cmd_validate_census)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    opts = parser.parse_args(argv)
+    try:
+        return opts.func(opts)
+    except CliError as error:
+        print(f"plansim: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

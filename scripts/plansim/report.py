@@ -1,0 +1,416 @@
+"""What analysts see: the scenario workbook, the summary tables and the scenario comparison.
+
+Every function here reads the files the simulation already wrote (a scenario's
+``summary.csv``, each year's ``fct_yearly_events.parquet``, the final year's
+``fct_workforce_snapshot.parquet``, the years' ``done`` sentinels) and writes one output;
+the Snakemake scripts ``scripts/make_*.py`` only pass paths in. Plots are in
+:mod:`plansim.plots`.
+"""
+
+from __future__ import annotations
+
+import csv
+import html
+import json
+import os
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pyarrow.parquet as pq
+from openpyxl import Workbook
+from openpyxl.cell import WriteOnlyCell
+from openpyxl.styles import Font, PatternFill
+from openpyxl.utils import get_column_letter
+
+from plansim.summary import SUMMARY_FIELDS
+
+# Excel sheets hold 1,048,576 rows; one is the header.
+EXCEL_MAX_DATA_ROWS = 1_048_575
+
+# How each summary figure is labelled and shown. "fraction" values are shares (0.74 = 74%);
+# employer_cost_pct_of_payroll is already in percent.
+FIGURES: dict[str, tuple[str, str]] = {
+    "headcount_start": ("Headcount, start of year", "count"),
+    "headcount_end": ("Headcount, end of year", "count"),
+    "growth_rate": ("Headcount growth", "fraction"),
+    "hires": ("Hires", "count"),
+    "experienced_terminations": ("Experienced terminations", "count"),
+    "new_hire_terminations": ("New-hire terminations", "count"),
+    "promotions": ("Promotions", "count"),
+    "total_payroll": ("Total payroll", "money"),
+    "average_pay": ("Average pay (active at year end)", "money"),
+    "eligible_count": ("Eligible (active at year end)", "count"),
+    "participant_count": ("Participants (active at year end)", "count"),
+    "participation_rate": ("Participation rate (of eligible)", "fraction"),
+    "average_deferral_rate": ("Average deferral rate (participants)", "fraction"),
+    "employee_deferrals": ("Employee deferrals", "money"),
+    "employer_match": ("Employer match", "money"),
+    "employer_core": ("Employer core", "money"),
+    "employer_cost_pct_of_payroll": ("Employer cost, % of payroll", "percent"),
+    "share_at_402g_limit": ("Participants at the 402(g) limit", "fraction"),
+}
+IDENTITY_FIELDS = ("scenario_id", "plan_design_id", "simulation_year")
+
+# Figures compared across scenarios (comparison.html and the comparison plots); the
+# comparison CSV carries every summary figure.
+KEY_FIGURES = ["headcount_end", "hires", "participation_rate", "average_deferral_rate", "total_payroll",
+               "employee_deferrals", "employer_match", "employer_core", "employer_cost_pct_of_payroll"]
+
+EXCEL_FORMATS = {"count": "#,##0", "money": "#,##0.00", "fraction": "0.00%", "percent": "0.00"}
+
+# Event types in the order a year happens (SPEC §4); types not listed follow, sorted.
+EVENT_ORDER = ["hire", "termination", "promotion", "raise", "eligibility", "enrollment", "opt_out",
+               "deferral_escalation", "contribution"]
+
+_HEADER_FONT = Font(bold=True)
+_HEADER_FILL = PatternFill("solid", fgColor="DDE4EE")
+_NOTE_FONT = Font(bold=True, color="9C0006")
+
+
+# ---------------------------------------------------------------------------- reading
+def _typed(field: str, text: str) -> Any:
+    if field in ("scenario_id", "plan_design_id"):
+        return text
+    if text == "":
+        return None
+    try:
+        if field == "simulation_year" or FIGURES.get(field, ("", ""))[1] == "count":
+            return int(text)
+        return float(text)
+    except ValueError:
+        return text
+
+
+def read_summary(path: str | Path) -> list[dict[str, Any]]:
+    """The rows of a scenario's summary.csv, typed (ints stay ints), in year order."""
+    with open(path, newline="") as fh:
+        rows = [{k: _typed(k, v) for k, v in row.items()} for row in csv.DictReader(fh)]
+    return sorted(rows, key=lambda r: r["simulation_year"])
+
+
+def events_by_type(events_files: Sequence[str | Path]) -> tuple[list[int], list[tuple[str, str, dict[int, int]]]]:
+    """Event counts from the years' fct_yearly_events files.
+
+    Returns (years, rows) with one row per (event_type, event_subtype) — subtype '' when the
+    event has none — holding {year: count}; rows in the order a year happens."""
+    con = duckdb.connect()
+    try:
+        counts = con.execute(
+            "select simulation_year, event_type, coalesce(event_subtype, '') as event_subtype, count(*) "
+            "from read_parquet($files) group by all",
+            {"files": [str(f) for f in events_files]}).fetchall()
+    finally:
+        con.close()
+    years = sorted({int(year) for year, *_ in counts})
+    table: dict[tuple[str, str], dict[int, int]] = {}
+    for year, event_type, subtype, n in counts:
+        table.setdefault((event_type, subtype), {})[int(year)] = int(n)
+
+    def order(key: tuple[str, str]) -> tuple[int, str, str]:
+        position = EVENT_ORDER.index(key[0]) if key[0] in EVENT_ORDER else len(EVENT_ORDER)
+        return position, key[0], key[1]
+
+    return years, [(t, s, table[(t, s)]) for t, s in sorted(table, key=order)]
+
+
+def flatten(value: Any, prefix: str = "") -> list[tuple[str, Any]]:
+    """(dotted key, scalar) pairs of a nested config; list items are numbered from 1
+    (``workforce.promotion_rates[1]`` is level 1, ``plan_design.match_tiers[2].rate`` tier 2)."""
+    if isinstance(value, Mapping):
+        out: list[tuple[str, Any]] = []
+        for key in value:
+            out.extend(flatten(value[key], f"{prefix}.{key}" if prefix else str(key)))
+        return out
+    if isinstance(value, (list, tuple)):
+        if not value:
+            return [(prefix, "(none)")]
+        out = []
+        for number, item in enumerate(value, start=1):
+            out.extend(flatten(item, f"{prefix}[{number}]"))
+        return out
+    return [(prefix, value)]
+
+
+def run_metadata(done_files: Iterable[str | Path],
+                 scenario: Mapping[str, Any]) -> tuple[list[int], list[tuple[str, dict[int, Any]]]]:
+    """What the years' ``done`` sentinels say about the run (versions, config hash, timings,
+    row counts, content checksums), flattened to one row per key with one column per year;
+    the random seed (from the resolved scenario) first. The year summaries are left out:
+    they are the Summary sheet."""
+    by_year: dict[int, dict[str, Any]] = {}
+    for path in done_files:
+        data = json.loads(Path(path).read_text())
+        data.pop("summary", None)
+        by_year[int(data["simulation_year"])] = dict(flatten(data))
+    years = sorted(by_year)
+    keys: list[str] = []
+    for year in years:
+        keys.extend(k for k in by_year[year] if k not in keys and k != "simulation_year")
+    rows = [("random_seed", {year: scenario.get("random_seed") for year in years})]
+    first = ["scenario_id", "config_hash"]
+    for key in first + sorted(k for k in keys if k not in first):
+        if key in keys:
+            rows.append((key, {year: by_year[year].get(key) for year in years}))
+    return years, rows
+
+
+# ---------------------------------------------------------------------------- workbook
+def _header(ws, names: Sequence[str]) -> list[WriteOnlyCell]:
+    cells = []
+    for name in names:
+        cell = WriteOnlyCell(ws, value=name)
+        cell.font, cell.fill = _HEADER_FONT, _HEADER_FILL
+        cells.append(cell)
+    return cells
+
+
+def _cell(ws, value: Any, number_format: str | None = None) -> WriteOnlyCell:
+    cell = WriteOnlyCell(ws, value=value)
+    if number_format:
+        cell.number_format = number_format
+    return cell
+
+
+def _widths(ws, widths: Sequence[float]) -> None:
+    for index, width in enumerate(widths, start=1):
+        ws.column_dimensions[get_column_letter(index)].width = width
+
+
+def _excel_value(value: Any) -> Any:
+    """openpyxl cannot store dicts/lists; None stays an empty cell."""
+    if isinstance(value, (dict, list, tuple)):
+        return json.dumps(value, default=str)
+    return value
+
+
+def _summary_sheet(wb: Workbook, summary: list[dict[str, Any]], fields: list[str]) -> None:
+    ws = wb.create_sheet("Summary")
+    ws.freeze_panes = "D2"
+    _widths(ws, [14 if f in IDENTITY_FIELDS else max(14, min(len(f) + 2, 30)) for f in fields])
+    ws.append(_header(ws, fields))
+    for row in summary:
+        ws.append([_cell(ws, row.get(f), EXCEL_FORMATS.get(FIGURES.get(f, ("", ""))[1])) for f in fields])
+
+
+def _events_sheet(wb: Workbook, events_files: Sequence[str | Path]) -> int:
+    years, rows = events_by_type(events_files)
+    ws = wb.create_sheet("Events by type")
+    ws.freeze_panes = "C2"
+    _widths(ws, [22, 26] + [12] * (len(years) + 1))
+    ws.append(_header(ws, ["event_type", "event_subtype", *map(str, years), "total"]))
+    for event_type, subtype, counts in rows:
+        values = [counts.get(year, 0) for year in years]
+        ws.append([event_type, subtype or None, *(_cell(ws, v, "#,##0") for v in values),
+                   _cell(ws, sum(values), "#,##0")])
+    totals = [sum(counts.get(year, 0) for *_, counts in rows) for year in years]
+    ws.append([_cell(ws, "all events"), None, *(_cell(ws, v, "#,##0") for v in totals),
+               _cell(ws, sum(totals), "#,##0")])
+    return len(rows)
+
+
+def _snapshot_sheet(wb: Workbook, snapshot_file: str | Path, year: int, max_rows: int) -> dict[str, int]:
+    """Stream the final year's snapshot into a sheet (write-only: memory stays flat)."""
+    parquet = pq.ParquetFile(snapshot_file)
+    total = parquet.metadata.num_rows
+    names = parquet.schema_arrow.names
+    ws = wb.create_sheet(f"Workforce {year}")
+    ws.freeze_panes = "E2"
+    _widths(ws, [max(11, min(len(n) + 2, 24)) for n in names] + [90])
+    header = _header(ws, names)
+    if total > max_rows:
+        note = WriteOnlyCell(ws, value=(
+            f"NOTE: {total:,} rows in {Path(snapshot_file).name}; only the first {max_rows:,} fit in "
+            f"an Excel sheet and are shown here. The full table is {snapshot_file}."))
+        note.font = _NOTE_FONT
+        header.append(note)
+    ws.append(header)
+    formats = {}
+    for field in parquet.schema_arrow:
+        kind = str(field.type)
+        if kind.startswith("date"):
+            formats[field.name] = "yyyy-mm-dd"
+        elif kind.startswith("decimal") and ("rate" in field.name):
+            formats[field.name] = "0.00%"
+        elif kind.startswith("decimal"):
+            formats[field.name] = "#,##0.00"
+    written = 0
+    for batch in parquet.iter_batches(batch_size=20_000):
+        columns = batch.to_pydict()
+        n = min(batch.num_rows, max_rows - written)
+        for i in range(n):
+            ws.append([_cell(ws, columns[name][i], formats.get(name)) if name in formats else columns[name][i]
+                       for name in names])
+        written += n
+        if written >= max_rows:
+            break
+    return {"rows": total, "written": written}
+
+
+def _assumptions_sheet(wb: Workbook, scenario: Mapping[str, Any]) -> int:
+    ws = wb.create_sheet("Assumptions")
+    ws.freeze_panes = "A2"
+    _widths(ws, [58, 30])
+    ws.append(_header(ws, ["setting (lists numbered from 1: level 1, tier 1, ...)", "value"]))
+    first = ["scenario_id", "plan_design_id", "start_year", "end_year", "random_seed", "census", "census_date",
+             "deferral_rate_units"]
+    scalars = [k for k in scenario if not isinstance(scenario[k], (Mapping, list, tuple))]
+    order = [k for k in first if k in scenario] + [k for k in scalars if k not in first] + [
+        k for k in scenario if k not in first and k not in scalars]
+    pairs = flatten({key: scenario[key] for key in order})
+    for key, value in pairs:
+        ws.append([key, _excel_value(value)])
+    return len(pairs)
+
+
+def _metadata_sheet(wb: Workbook, done_files: Sequence[str | Path], scenario: Mapping[str, Any]) -> None:
+    years, rows = run_metadata(done_files, scenario)
+    ws = wb.create_sheet("Run metadata")
+    ws.freeze_panes = "B2"
+    _widths(ws, [52] + [24] * len(years))
+    ws.append(_header(ws, ["key (from each year's done file)", *map(str, years)]))
+    for key, values in rows:
+        ws.append([key, *(_excel_value(values.get(year)) for year in years)])
+
+
+def write_workbook(out: str | Path, *, summary_csv: str | Path, events_files: Sequence[str | Path],
+                   snapshot_file: str | Path, done_files: Sequence[str | Path], scenario: Mapping[str, Any],
+                   max_rows: int = EXCEL_MAX_DATA_ROWS) -> dict[str, Any]:
+    """The analyst's workbook of one scenario, written atomically to ``out``.
+
+    Sheets: Summary (summary.csv as is), Events by type (counts per type/subtype and year),
+    Workforce <end year> (the final year's fct_workforce_snapshot; the first ``max_rows``
+    rows and a note when it has more), Assumptions (the resolved scenario, flattened),
+    Run metadata (the years' done sentinels). Returns what it wrote."""
+    with open(summary_csv, newline="") as fh:
+        fields = list(csv.DictReader(fh).fieldnames or SUMMARY_FIELDS)
+    summary = read_summary(summary_csv)
+    year = int(scenario["end_year"])
+    wb = Workbook(write_only=True)
+    _summary_sheet(wb, summary, fields)
+    event_rows = _events_sheet(wb, events_files)
+    snapshot = _snapshot_sheet(wb, snapshot_file, year, max_rows)
+    settings = _assumptions_sheet(wb, scenario)
+    _metadata_sheet(wb, done_files, scenario)
+    out = Path(out)
+    tmp = out.with_name(f".{out.name}.tmp-{os.getpid()}")
+    try:
+        wb.save(tmp)
+        os.replace(tmp, out)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+    return {"years": len(summary), "event_rows": event_rows, "snapshot_rows": snapshot["rows"],
+            "snapshot_rows_written": snapshot["written"], "settings": settings}
+
+
+# ---------------------------------------------------------------------------- tables
+def format_figure(field: str, value: Any) -> str:
+    """A figure as an analyst reads it: 5,000 / $425.5M / 74.1% / 2.95%."""
+    if value is None or value == "":
+        return ""
+    kind = FIGURES.get(field, ("", ""))[1]
+    if kind == "count":
+        return f"{int(value):,}"
+    if kind == "money":
+        value = float(value)
+        if abs(value) >= 1e6:
+            return f"${value / 1e6:,.1f}M"
+        return f"${value:,.0f}"
+    if kind == "fraction":
+        return f"{100 * float(value):.{2 if field == 'average_deferral_rate' else 1}f}%"
+    if kind == "percent":
+        return f"{float(value):.2f}%"
+    return str(value)
+
+
+def summary_markdown(summary_csv: str | Path) -> str:
+    """A scenario's summary.csv as a markdown table: one row per figure, one column per year."""
+    rows = read_summary(summary_csv)
+    years = [str(r["simulation_year"]) for r in rows]
+    lines = ["| figure | " + " | ".join(years) + " |", "|---|" + "---:|" * len(years)]
+    for field, (label, _) in FIGURES.items():
+        lines.append(f"| {label} | " + " | ".join(format_figure(field, r.get(field)) for r in rows) + " |")
+    return "\n".join(lines) + "\n"
+
+
+_STYLE = """
+body { font-family: system-ui, -apple-system, 'Segoe UI', Roboto, sans-serif; margin: 1.5rem; color: #1f2933; }
+h1 { font-size: 1.35rem; margin: 0 0 .3rem; } h2 { font-size: 1.05rem; margin: 1.4rem 0 .4rem; }
+p { margin: .2rem 0 .8rem; color: #52606d; }
+table { border-collapse: collapse; font-size: .9rem; }
+th, td { padding: .3rem .7rem; border-bottom: 1px solid #e4e7eb; }
+th { background: #f0f4f8; text-align: right; } th:first-child, td:first-child { text-align: left; }
+td { text-align: right; font-variant-numeric: tabular-nums; } tr:hover td { background: #f7f9fb; }
+"""
+
+
+def _page(title: str, intro: str, body: str) -> str:
+    return (f"<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>{html.escape(title)}</title>"
+            f"<style>{_STYLE}</style></head>\n<body><h1>{html.escape(title)}</h1><p>{html.escape(intro)}</p>\n"
+            f"{body}</body></html>\n")
+
+
+def _table(header: Sequence[str], rows: Iterable[Sequence[str]]) -> str:
+    head = "".join(f"<th>{html.escape(h)}</th>" for h in header)
+    body = "".join("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in row) + "</tr>\n" for row in rows)
+    return f"<table><thead><tr>{head}</tr></thead><tbody>\n{body}</tbody></table>\n"
+
+
+def _write_text(out: str | Path, text: str) -> None:
+    out = Path(out)
+    tmp = out.with_name(f".{out.name}.tmp-{os.getpid()}")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, out)
+
+
+def write_summary_html(summary_csv: str | Path, out: str | Path) -> None:
+    """One scenario's key figures, one column per year (the report's summary table)."""
+    rows = read_summary(summary_csv)
+    sid = rows[0]["scenario_id"] if rows else Path(summary_csv).parent.name
+    design = rows[0]["plan_design_id"] if rows else ""
+    table = _table(["figure", *(str(r["simulation_year"]) for r in rows)],
+                   ([label, *(format_figure(f, r.get(f)) for r in rows)] for f, (label, _) in FIGURES.items()))
+    _write_text(out, _page(f"Scenario {sid}: key figures by year",
+                           f"Plan design {design}. From {summary_csv}; headcounts and rates are at year end, "
+                           "money is for the plan year.", table))
+
+
+def comparison_rows(summaries: Mapping[str, str | Path]) -> list[dict[str, Any]]:
+    """Every scenario's summary rows (scenario order as given, then year)."""
+    rows: list[dict[str, Any]] = []
+    for sid, path in summaries.items():
+        scenario_rows = read_summary(path)
+        for row in scenario_rows:
+            if row["scenario_id"] != sid:
+                raise ValueError(f"{path} holds scenario {row['scenario_id']!r}, expected {sid!r}")
+        rows.extend(scenario_rows)
+    return rows
+
+
+def write_comparison(summaries: Mapping[str, str | Path], csv_out: str | Path, html_out: str | Path) -> list[dict]:
+    """The comparison table: one row per scenario x year with every summary figure (CSV),
+    and the key figures side by side, one table per figure (HTML)."""
+    rows = comparison_rows(summaries)
+    fields = list(SUMMARY_FIELDS)
+    csv_out = Path(csv_out)
+    tmp = csv_out.with_name(f".{csv_out.name}.tmp-{os.getpid()}")
+    with tmp.open("w", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=fields, lineterminator="\n", extrasaction="ignore")
+        writer.writeheader()
+        writer.writerows(rows)
+    os.replace(tmp, csv_out)
+
+    years = sorted({r["simulation_year"] for r in rows})
+    by_key = {(r["scenario_id"], r["simulation_year"]): r for r in rows}
+    blocks = []
+    for field in KEY_FIGURES:
+        table = _table(["scenario", *map(str, years)],
+                       ([sid, *(format_figure(field, by_key.get((sid, y), {}).get(field)) for y in years)]
+                        for sid in summaries))
+        blocks.append(f"<h2>{html.escape(FIGURES[field][0])}</h2>\n{table}")
+    _write_text(html_out, _page("Scenario comparison",
+                                f"{len(summaries)} scenario(s): {', '.join(summaries)}. Every figure of every "
+                                f"year is in {csv_out.name}.", "".join(blocks)))
+    return rows
