@@ -1,7 +1,6 @@
 # plansim: multi-year workforce and 401(k) plan simulation.
 #
 # Path scheme (every phase of every year is a rule with file outputs):
-#   results/{scenario}/preflight.json                   dbt build --empty + unit tests, before anything else
 #   results/{scenario}/staged_census.parquet            validated census, active rows, canonical columns
 #   results/{scenario}/simulation.duckdb                the scenario's DuckDB file (one writer at a time)
 #   results/{scenario}/{year}/workforce_phase.json      phase 1: workforce events (tag foundation)
@@ -15,6 +14,8 @@
 #   logs/{scenario}/{year}/{rule}.log, benchmarks/{scenario}/{year}/{rule}.tsv
 #
 # Year N reads year N-1 only through the exported files above (declared as input:).
+# A scenario's first job after a change of dbt code or config runs the pre-flight
+# (dbt build --empty + unit tests) before writing anything: see scripts/plansim/preflight.py.
 
 configfile: "config.yaml"
 

@@ -176,8 +176,9 @@ def get_year_targets(wildcards):
     return [f"{year_dir(wildcards.scenario, y)}/done" for y in get_years(wildcards.scenario)]
 
 
-# dbt sources each phase builds from: editing one re-runs that phase (the file-DAG
-# equivalent of --defer --state).
+# dbt sources each phase builds from. Their content hash is a param of the phase's rule:
+# editing one re-runs exactly the phases that build it, from the start year (the file-DAG
+# equivalent of --defer --state); touching a file without changing it re-runs nothing.
 DBT_COMMON = ["dbt/dbt_project.yml", "dbt/profiles.yml", "dbt/selectors.yml", "dbt/models/staging/_staging.yml"] + sorted(
     str(p) for p in Path("dbt/macros").glob("*.sql"))
 WORKFORCE_CODE = DBT_COMMON + sorted(str(p) for p in Path("dbt/models/staging").glob("stg_starting_*")) + sorted(
@@ -185,3 +186,14 @@ WORKFORCE_CODE = DBT_COMMON + sorted(str(p) for p in Path("dbt/models/staging").
 PLAN_CODE = DBT_COMMON + sorted(str(p) for p in Path("dbt/models/staging").glob("stg_prior_*")) + sorted(
     str(p) for p in [*Path("dbt/models/intermediate/plan").glob("*"), *Path("dbt/models/marts").glob("*"),
                      *Path("dbt/seeds").glob("*")])
+
+
+def _content_hash(paths):
+    digest = plansim_config.hashlib.sha256()
+    for path in sorted(set(paths)):
+        digest.update(path.encode() + b"\0" + Path(path).read_bytes() + b"\0")
+    return digest.hexdigest()[:16]
+
+
+WORKFORCE_CODE_HASH = _content_hash(WORKFORCE_CODE)
+PLAN_CODE_HASH = _content_hash(PLAN_CODE)

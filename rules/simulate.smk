@@ -7,7 +7,6 @@ rule build_workforce_year:
     input:
         starting_workforce=get_starting_workforce_file,
         previous_plan=get_previous_plan_marker,
-        code=WORKFORCE_CODE,
     output:
         workforce_state=f"{RESULTS}/{{scenario}}/{{year}}/int_year_end_workforce_state.parquet",
         needs=f"{RESULTS}/{{scenario}}/{{year}}/int_workforce_needs.parquet",
@@ -21,6 +20,7 @@ rule build_workforce_year:
         phase="workforce",
         selector="workforce_year",
         scenario_slice=get_workforce_params,
+        code=WORKFORCE_CODE_HASH,
     threads: get_dbt_threads
     resources:
         duckdb=1,
@@ -34,7 +34,6 @@ rule build_plan_year:
     input:
         workforce=rules.build_workforce_year.output.marker,
         prior_deferral_state=get_prior_deferral_state_file,
-        code=PLAN_CODE,
     output:
         deferral_state=f"{RESULTS}/{{scenario}}/{{year}}/int_year_end_deferral_state.parquet",
         accumulator=f"{RESULTS}/{{scenario}}/{{year}}/int_deferral_rate_state_accumulator.parquet",
@@ -50,6 +49,7 @@ rule build_plan_year:
         phase="plan",
         selector="plan_year",
         scenario_slice=get_plan_params,
+        code=PLAN_CODE_HASH,
     threads: get_dbt_threads
     resources:
         duckdb=1,
