@@ -104,3 +104,18 @@ def test_two_scenarios_run_in_parallel_without_lock_errors(workdir):
     a = pd.read_csv(workdir / "results/tiny_a/summary.csv")
     b = pd.read_csv(workdir / "results/tiny_b/summary.csv")
     assert (b.headcount_end > a.headcount_end).all()
+
+
+def test_dag_renders_with_graphviz(tiny_run, tmp_path):
+    import shutil
+    import subprocess
+
+    dot = shutil.which("dot")
+    assert dot, "graphviz `dot` is missing: run scripts/ci/install_system_deps.sh as root"
+    dag = snakemake(tiny_run, "results/tiny/2027/done", "--dag").stdout
+    svg = subprocess.run([dot, "-Tsvg"], input=dag, capture_output=True, text=True, check=True).stdout
+    (tmp_path / "dag.svg").write_text(svg)
+    assert svg.lstrip().startswith("<?xml") and "<svg" in svg
+    for rule in ("stage_census", "build_workforce_year", "build_plan_year", "audit_year"):
+        assert rule in svg
+    assert "year: 2027" in svg or "2027" in svg
