@@ -12,6 +12,9 @@
 #   PLANSIM_SLURM_DIR    state, spool, pid and log files     (default /tmp/plansim-slurm)
 #   PLANSIM_SLURM_WAIT   seconds to wait for the node idle   (default 90)
 #   PLANSIM_SLURM_FORCE  =1 to overwrite an /etc/slurm/slurm.conf this script did not write
+#   PLANSIM_SLURM_CPUS   CPUs the node offers to jobs         (default: nproc). More than the
+#                        host has oversubscribes it, so more short jobs start side by side
+#                        (the test suite uses 8: its jobs are short, mostly start-up)
 set -euo pipefail
 
 SLURM_DIR="${PLANSIM_SLURM_DIR:-/tmp/plansim-slurm}"
@@ -60,7 +63,8 @@ mkdir -p "$SLURM_DIR"/{log,run,state/ctld,spool/slurmd,munge}
 chmod 0700 "$SLURM_DIR/munge"
 
 NODE="$(hostname -s)"
-CPUS="$(nproc)"
+CPUS="${PLANSIM_SLURM_CPUS:-$(nproc)}"
+case "$CPUS" in ''|*[!0-9]*|0) die "PLANSIM_SLURM_CPUS must be a positive integer (got '$CPUS')" ;; esac
 MEM_TOTAL_MB=$(( $(awk '/^MemTotal:/ {print $2}' /proc/meminfo) / 1024 ))
 # leave ~10% (at least 512 MB) to the OS and the daemons
 REAL_MB=$(( MEM_TOTAL_MB - (MEM_TOTAL_MB / 10 > 512 ? MEM_TOTAL_MB / 10 : 512) ))
