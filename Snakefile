@@ -20,6 +20,14 @@
 configfile: "config.yaml"
 
 
+# Cheap rules that read a few small files run on the submitting host (no cluster job).
+localrules:
+    finalize_scenario,
+    tabulate_scenario,
+    plot_scenario,
+    compare_scenarios,
+
+
 include: "rules/common.smk"
 include: "rules/census.smk"
 include: "rules/simulate.smk"

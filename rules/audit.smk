@@ -21,6 +21,9 @@ rule audit_year:
         f"{LOGS}/{{scenario}}/{{year}}/audit_year.log",
     params:
         config_hash=get_config_hash,
+    resources:
+        mem_mb=get_mem_mb,
+        runtime=get_runtime_min,
     script:
         "../scripts/audit_year.py"
 

@@ -11,5 +11,8 @@ rule stage_census:
         f"{LOGS}/{{scenario}}/stage_census.log",
     params:
         census=get_census_params,
+    resources:
+        mem_mb=get_mem_mb,
+        runtime=get_runtime_min,
     script:
         "../scripts/stage_census.py"

@@ -8,6 +8,7 @@ log and to the terminal as one message, and the job exits 1.
 from __future__ import annotations
 
 import contextlib
+import os
 import sys
 import time
 import traceback
@@ -19,6 +20,11 @@ from plansim.errors import PlansimError
 
 def run_job(smk, work: Callable) -> None:
     log_path = Path(str(smk.log[0])) if smk.log else None
+    mem_mb = getattr(smk.resources, "mem_mb", None)
+    if mem_mb and "PLANSIM_DUCKDB_MEMORY" not in os.environ:
+        # DuckDB spills to disk past its limit; keep it inside what the job asked for (a
+        # cluster kills a job that exceeds its request), with room for Python and dbt.
+        os.environ["PLANSIM_DUCKDB_MEMORY"] = f"{int(mem_mb * 0.75)}MB"
     terminal = sys.__stderr__
     if log_path:
         log_path.parent.mkdir(parents=True, exist_ok=True)
