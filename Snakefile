@@ -17,7 +17,9 @@
 # A scenario's first job after a change of dbt code or config runs the pre-flight
 # (dbt build --empty + unit tests) before writing anything: see scripts/plansim/preflight.py.
 
-configfile: "config.yaml"
+# config.yaml (plus any --configfile) is loaded by rules/common.smk with a strict reader that
+# names the file, line and column of a YAML error and refuses duplicate keys; Snakemake's
+# `configfile:` directive would only say "Config file is not valid JSON or YAML".
 
 
 # Cheap rules that read a few small files run on the submitting host (no cluster job).

@@ -12,16 +12,28 @@ from plansim.state_files import check_state_file
 
 
 # ---------------------------------------------------------------- config (parse time)
+DEFAULT_CONFIGFILE = "config.yaml"
+
+
 def _config_files():
-    files = list(getattr(workflow, "overwrite_configfiles", None) or workflow.configfiles or [])
-    return files or ["config.yaml"]
+    """config.yaml, then any --configfile of the command line (Snakemake loads both, in that order)."""
+    files = [DEFAULT_CONFIGFILE, *map(str, getattr(workflow, "overwrite_configfiles", None) or [])]
+    return list({str(Path(f).resolve()): f for f in reversed(files)}.values())[::-1]
 
 
 try:
-    # The strict reader refuses duplicate keys, which PyYAML (and so `configfile:`) drops silently.
+    # The strict reader names the file, line and column of a YAML syntax error, and refuses
+    # duplicate keys, which PyYAML (and so `configfile:`) keeps silently (the last one wins).
     for _file in _config_files():
-        plansim_config.read_config_file(_file)
-    SCENARIOS = plansim_config.resolve_config(config, base_dir=".", source=", ".join(map(str, _config_files())))
+        if Path(_file).exists() or _file != DEFAULT_CONFIGFILE:
+            plansim_config.read_config_file(_file)
+    # Snakemake's own reader (`configfile:`) says only "Config file is not valid JSON or YAML"
+    # for a syntax error: a Snakefile that leaves `configfile:` to this block gets the strict
+    # message above first. With `configfile:` in the Snakefile, this is a no-op.
+    if DEFAULT_CONFIGFILE not in map(str, workflow.configfiles) and Path(DEFAULT_CONFIGFILE).exists():
+        workflow.configfile(DEFAULT_CONFIGFILE)
+    SCENARIOS = plansim_config.resolve_config(config, base_dir=".", source=", ".join(
+        f for f in _config_files() if Path(f).exists()))
 except PlansimError as error:
     raise WorkflowError(str(error)) from None
 validate({k: v for k, v in config.items() if k not in ("plan_designs", "scenarios")},
@@ -158,10 +170,11 @@ def get_config_hash(wildcards):
 
 
 def get_mem_mb(wildcards, attempt=1):
-    """Memory of a year job, from the census size (about 1.5 KB a row x 12 months, 2 GB floor)."""
+    """Memory of a job that reads the scenario's data, from the census size (about 150 MB per
+    MB of census CSV, 2 GB floor). DuckDB's memory_limit is set to 75% of it in the job."""
     path = Path(get_scenario(wildcards)["census"])
     size = path.stat().st_size if path.exists() else 0
-    return int(max(2000, size / 1e6 * 120) * attempt)
+    return int(max(2000, size / 1e6 * 150) * attempt)
 
 
 def get_runtime_min(wildcards, attempt=1):

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
+import difflib
+import functools
 import hashlib
 import itertools
 import json
@@ -54,6 +56,28 @@ def _construct_mapping(loader: _StrictLoader, node: yaml.MappingNode, deep: bool
 _StrictLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
 
 
+def _yaml_error_message(path: Path, exc: yaml.YAMLError) -> str:
+    """One message naming the file, the line and column, and what is wrong there (PyYAML's
+    own text names the stream "<unicode string>" and puts the line last)."""
+    mark = getattr(exc, "problem_mark", None)
+    problem = getattr(exc, "problem", None)
+    if mark is None or not problem:
+        return f"config file {path}: YAML error: {exc}"
+    kind = "YAML error" if isinstance(exc, yaml.constructor.ConstructorError) else "YAML syntax error"
+    lines = [f"config file {path}, line {mark.line + 1}, column {mark.column + 1}: {kind}: {problem}"]
+    context, context_mark = getattr(exc, "context", None), getattr(exc, "context_mark", None)
+    if context:
+        where = (f" that starts at line {context_mark.line + 1}, column {context_mark.column + 1}"
+                 if context_mark is not None and context_mark.line != mark.line else "")
+        lines.append(f"  ({context}{where})")
+    if "'\\t'" in problem or "\t" in problem:
+        lines.append("  (indent YAML with spaces, not tabs)")
+    snippet = mark.get_snippet(indent=4)
+    if snippet:
+        lines.append(snippet.rstrip())
+    return "\n".join(lines)
+
+
 def read_config_file(path: str | Path) -> dict:
     """Parse a config YAML strictly: syntax errors and duplicate keys name the line."""
     path = Path(path)
@@ -64,7 +88,7 @@ def read_config_file(path: str | Path) -> dict:
     try:
         data = yaml.load(text, Loader=_StrictLoader)  # noqa: S506 - a SafeLoader subclass
     except yaml.YAMLError as exc:
-        raise ConfigError(f"config file {path}: YAML error: {exc}") from exc
+        raise ConfigError(_yaml_error_message(path, exc)) from exc
     if data is None:
         data = {}
     if not isinstance(data, dict):
@@ -72,8 +96,14 @@ def read_config_file(path: str | Path) -> dict:
     return data
 
 
-def load_schema() -> dict:
+@functools.lru_cache(maxsize=4)
+def _parsed_schema(mtime_ns: int) -> dict:
     return yaml.safe_load(SCHEMA_PATH.read_text())
+
+
+def load_schema() -> dict:
+    """The config JSON schema (parsed once per version of the file: pure-Python YAML is slow)."""
+    return copy.deepcopy(_parsed_schema(SCHEMA_PATH.stat().st_mtime_ns))
 
 
 # --------------------------------------------------------------------------- validation
@@ -92,11 +122,30 @@ def _schema_errors(instance: Any, schema: dict, root: dict, prefix: str) -> list
         where = _key_path(list(err.absolute_path))
         where = f"{prefix}.{where}" if prefix and where != "(top level)" else (prefix or where)
         if err.validator == "additionalProperties":
-            extra = sorted(set(err.instance) - set(err.schema.get("properties", {})))
-            problems.append(f"{where}: unknown key(s) {', '.join(map(str, extra))}")
+            known = sorted(err.schema.get("properties", {}))
+            extra = sorted(set(err.instance) - set(known), key=str)
+            hints = []
+            for key in extra:
+                close = difflib.get_close_matches(str(key), known, 1, 0.75)
+                hints.append(f"{key} (did you mean {close[0]}?)" if close else str(key))
+            problems.append(f"{where}: unknown key(s) {', '.join(hints)}")
         else:
-            problems.append(f"{where}: {err.message}")
+            problems.append(f"{where}: {_reason(err)}")
     return problems
+
+
+def _reason(err: jsonschema.ValidationError) -> str:
+    """jsonschema's message, reworded where it misleads (exclusive bounds) or a hint helps."""
+    value, limit = err.instance, err.validator_value
+    if err.validator == "exclusiveMinimum":
+        return f"{value!r} must be greater than {limit!r}"
+    if err.validator == "exclusiveMaximum":
+        return f"{value!r} must be less than {limit!r}"
+    if err.validator == "maximum" and limit == 1 and isinstance(value, (int, float)) and value > 1:
+        return f"{err.message} (rates are fractions: 0.06 means 6%)"
+    if err.validator == "format" and limit == "date":
+        return f"{value!r} is not a valid date (YYYY-MM-DD, a real calendar day)"
+    return err.message
 
 
 def _strip_required(schema: Any) -> Any:
@@ -176,7 +225,9 @@ def _semantic_problems(scn: dict, where: str, base_dir: Path) -> list[str]:
     census = Path(scn["census"])
     census = census if census.is_absolute() else base_dir / census
     if not census.is_file():
-        p.append(f"{where}.census: file {scn['census']} does not exist")
+        looked = "" if Path(scn["census"]).is_absolute() else f" (looked for {census.resolve()})"
+        what = "is not a file" if census.exists() else "does not exist"
+        p.append(f"{where}.census: file {scn['census']} {what}{looked}")
     if scn["census_date"]:
         try:
             dt.date.fromisoformat(scn["census_date"])
@@ -203,6 +254,8 @@ def resolve_config(raw: dict, base_dir: str | Path = ".", source: str = "config"
         raise ConfigError(f"{source} is invalid:\n  - sweeps: generated scenario id(s) {', '.join(clash)} "
                           "are also defined under scenarios")
     scenarios = {**scenarios, **generated}
+    if not scenarios:
+        raise ConfigError(f"{source} is invalid:\n  - scenarios: no scenario defined (and no sweeps: generate one)")
     override_schema = _strip_required({k: v for k, v in schema.items() if k != "$defs"})
     override_schema["properties"] = {k: v for k, v in override_schema["properties"].items() if k not in TABLE_KEYS}
     override_schema["properties"]["plan_design"] = _strip_required(schema["$defs"]["plan_design"])
@@ -212,7 +265,8 @@ def resolve_config(raw: dict, base_dir: str | Path = ".", source: str = "config"
     resolved: dict[str, dict] = {}
     for sid, overrides in scenarios.items():
         sid_s = str(sid)
-        where = f"scenarios.{sid_s}"
+        # an id that is not [a-z0-9_]+ is quoted, so a trailing space or a slash shows
+        where = f"scenarios.{sid_s}" if SCENARIO_ID.match(sid_s) else f"scenarios[{sid_s!r}]"
         norm = sid_s.strip().lower()
         if norm in seen:
             problems.append(f"{where}: duplicate scenario id: {sid_s!r} and {seen[norm]!r} are the same id "
@@ -233,7 +287,7 @@ def resolve_config(raw: dict, base_dir: str | Path = ".", source: str = "config"
         design_id = scn["plan_design_id"]
         if design_id not in designs:
             problems.append(f"{where}.plan_design_id: {design_id!r} is not a key of plan_designs "
-                            f"({', '.join(sorted(designs)) or 'none defined'})")
+                            f"({', '.join(sorted(designs)) or 'none defined: the config has no plan_designs'})")
             continue
         design = _fill_defaults(deep_merge(designs[design_id], overrides.get("plan_design") or {}),
                                 schema["$defs"]["plan_design"], schema)

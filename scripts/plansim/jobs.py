@@ -39,6 +39,10 @@ def run_job(smk, work: Callable) -> None:
             log(f"ERROR {error}")
             print(f"\nplansim: {error}\n", file=terminal, flush=True)
             sys.exit(1)
+        except KeyboardInterrupt:
+            log("interrupted (SIGINT); resume with: snakemake --cores N --rerun-incomplete <target>")
+            print(f"\nplansim: {smk.rule} interrupted; resume with --rerun-incomplete\n", file=terminal, flush=True)
+            sys.exit(130)
         except Exception:
             log("ERROR unexpected failure:\n" + traceback.format_exc())
             print(f"\nplansim: unexpected failure in {smk.rule}; see {log_path}\n", file=terminal, flush=True)

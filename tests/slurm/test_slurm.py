@@ -73,6 +73,8 @@ def _cluster_cmd(script: Path) -> subprocess.CompletedProcess:
 def slurm_cluster(request):
     """The single-node cluster on localhost, up for this module only."""
     def stop():
+        if os.environ.get("PLANSIM_SLURM_KEEP") == "1":  # `make test` started it and stops it
+            return
         proc = _cluster_cmd(STOP)
         if proc.returncode != 0:  # leave a trace, do not mask the tests' own result
             print(f"{STOP} failed ({proc.returncode}):\n{proc.stderr}")
