@@ -33,7 +33,21 @@
     where {{ year_slice_predicate() }} and not ({{ expression }})
 {% endtest %}
 
-{% test has_rows_this_year(model) %}
-    select 'no rows for the year' as problem
-    where not exists (select 1 from {{ model }} where {{ year_slice_predicate() }})
+
+{#- A model's key, in one query per model and year: no duplicate key, no null key column,
+    and (unless require_rows is false) at least one row for the year. One failing row per
+    duplicate key, per row with a null key column, and one if the year has no rows. -#}
+{% test valid_key_this_year(model, columns, require_rows=true) %}
+    with year_slice as (
+        select {{ columns | join(', ') }} from {{ model }} where {{ year_slice_predicate() }}
+    )
+    select 'duplicate key' as problem from year_slice
+    group by {{ columns | join(', ') }} having count(*) > 1
+    union all
+    select 'null in a key column' as problem from year_slice
+    where {% for c in columns %}{{ c }} is null{{ ' or ' if not loop.last }}{% endfor %}
+    {%- if require_rows %}
+    union all
+    select 'no rows for the year' as problem where not exists (select 1 from year_slice)
+    {%- endif %}
 {% endtest %}
