@@ -220,10 +220,12 @@ def test_rule_resources_and_profile_defaults_reach_sbatch(slurm_run):
     assert (dbt.cpus == str(DBT_THREADS)).all(), dbt[["comment", "cpus"]].to_string()
     assert (dbt.min_memory == "2000M").all(), dbt[["comment", "min_memory"]].to_string()
     assert (dbt.time_limit == "15:00").all(), dbt[["comment", "time_limit"]].to_string()
-    # rules without resources of their own get the profile's default-resources (2000 MB, 60 min, 1 CPU)
-    rest = frame[frame.rule.isin(["stage_census", "audit_year", "finalize_scenario"])]
-    assert len(rest) > 0
-    assert (rest.min_memory == "2000M").all() and (rest.time_limit == "1:00:00").all() and (rest.cpus == "1").all()
+    # census staging and the audit read the scenario's data: sized by the same functions, 1 CPU
+    rest = frame[frame.rule.isin(["stage_census", "audit_year"])]
+    assert set(rest.rule) == {"stage_census", "audit_year"}
+    assert (rest.min_memory == "2000M").all() and (rest.time_limit == "15:00").all() and (rest.cpus == "1").all()
+    # the cheap report-side rules are localrules: never an sbatch job
+    assert not frame.rule.isin(["finalize_scenario", "tabulate_scenario", "plot_scenario", "compare_scenarios"]).any()
     # the workflow profile replaces profiles/default, so it must bring its own DuckDB writer limit
     assert re.search(r"Provided resources: .*duckdb=Resource\(\"duckdb\", 20\)", slurm_run.log), \
         "profiles/slurm does not set the duckdb resource limit"
