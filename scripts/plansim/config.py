@@ -27,9 +27,6 @@ from plansim.errors import ConfigError
 SCHEMA_PATH = Path(__file__).resolve().parents[2] / "schemas" / "config.schema.yaml"
 SCENARIO_ID = re.compile(r"^[a-z0-9_]+$")
 
-# Top-level keys a scenario may override (everything but the two tables themselves),
-# plus ``plan_design``: overrides of the chosen plan design's keys.
-SCENARIO_ONLY_KEYS = {"plan_design"}
 TABLE_KEYS = {"plan_designs", "scenarios", "sweeps"}
 
 # Keys that orchestration consumes (Snakemake / Python) rather than SQL.
