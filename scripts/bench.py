@@ -1033,7 +1033,8 @@ def write_report(path: Path, *, args, argv: list[str], summaries: list[dict], ta
 # --------------------------------------------------------------------------- main
 def parse_args(argv: list[str]) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="scripts/bench.py", description="plansim benchmark: pipeline vs floor vs model-by-model")
-    p.add_argument("--sizes", default=DEFAULT_SIZES, help=f"census sizes, comma-separated (default {DEFAULT_SIZES})")
+    p.add_argument("--sizes", default=DEFAULT_SIZES,
+                   help=f"census sizes, comma-separated (default {DEFAULT_SIZES}; 'none' with --with-1m: only 1M)")
     p.add_argument("--reps", default="3", help="repetitions per size: one number, or one per size (e.g. 3,3,1)")
     p.add_argument("--years", type=int, default=5, help="simulated years (default 5)")
     p.add_argument("--with-1m", action="store_true", help="also run 1,000,000 employees x 10 years")
@@ -1053,13 +1054,18 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--quiet-load", type=float, default=None,
                    help="before each timed run, wait (up to 5 min) until the 1-minute load average is below this")
     args = p.parse_args(argv)
-    args.size_list = [int(x.replace("_", "")) for x in args.sizes.split(",") if x.strip()]
-    reps = [int(x) for x in str(args.reps).split(",") if x.strip()]
-    if len(reps) == 1:
-        reps = reps * len(args.size_list)
-    if len(reps) != len(args.size_list) or min(reps) < 1:
+    args.size_list = [int(x.replace("_", "")) for x in args.sizes.split(",") if x.strip() and x.strip() != "none"]
+    try:
+        reps = [int(x) for x in str(args.reps).split(",") if x.strip()]
+    except ValueError:
         p.error("--reps: one positive number, or one per size")
-    args.rep_list = reps
+    if not reps or min(reps) < 1 or (len(reps) != 1 and len(reps) != len(args.size_list)):
+        p.error("--reps: one positive number, or one per size")
+    args.rep_list = reps * len(args.size_list) if len(reps) == 1 else reps
+    if args.reps_1m < 1:
+        p.error("--reps-1m must be >= 1")
+    if not args.size_list and not args.with_1m:
+        p.error("--sizes none needs --with-1m")
     if args.years < 1:
         p.error("--years must be >= 1")
     args.mbm_years = args.mbm_years or min(5, args.years)
