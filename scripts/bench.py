@@ -104,10 +104,24 @@ class TreeRssSampler(threading.Thread):
         super().__init__(daemon=True)
         self.root, self.interval, self.peak = root_pid, interval, 0
         self.loads: list[float] = []
+        self.top = (0, "")  # largest sampled single process: (RSS bytes, what it was)
+        self._names: dict[int, str] = {}
         self._stop_event = threading.Event()
 
-    @staticmethod
-    def tree_rss(root: int) -> int:
+    def describe(self, pid: int) -> str:
+        if pid not in self._names:
+            try:
+                args = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+                args = [a.decode(errors="replace") for a in args if a]
+                script = next((Path(a).name for a in args if a.endswith(".py")), "")
+                # Snakemake runs a script: job as .snakemake/scripts/tmpXXXX.<script>.py
+                self._names[pid] = script.split(".", 1)[-1] if script.startswith("tmp") else (
+                    script or " ".join(Path(a).name for a in args[:2]))
+            except OSError:
+                self._names[pid] = "?"
+        return self._names[pid]
+
+    def tree_rss(self, root: int) -> int:
         children: dict[int, list[int]] = defaultdict(list)
         for entry in os.listdir("/proc"):
             if not entry.isdigit():
@@ -123,7 +137,10 @@ class TreeRssSampler(threading.Thread):
             pid = stack.pop()
             try:
                 with open(f"/proc/{pid}/statm") as fh:
-                    total += int(fh.read().split()[1]) * PAGE
+                    rss = int(fh.read().split()[1]) * PAGE
+                total += rss
+                if rss > self.top[0]:
+                    self.top = (rss, self.describe(pid))
             except (OSError, IndexError, ValueError):
                 pass
             stack.extend(children.get(pid, ()))
@@ -166,6 +183,7 @@ def run_measured(cmd: list[str], *, cwd: Path, env: dict, log_prefix: Path, time
             "cpu_s": ru.ru_utime + ru.ru_stime, "user_s": ru.ru_utime, "sys_s": ru.ru_stime,
             "peak_rss_bytes": ru.ru_maxrss * 1024, "tree_rss_bytes": sampler.peak,
             "load": statistics.mean(sampler.loads) if sampler.loads else os.getloadavg()[0],
+            "top_process": f"{sampler.top[1]} ({sampler.top[0] / MIB:.0f} MiB sampled)" if sampler.top[0] else "",
             "stdout": f"{log_prefix}.stdout", "stderr": f"{log_prefix}.stderr"}
 
 
@@ -716,7 +734,18 @@ def machine_info(src: Path) -> dict:
             versions[pkg] = metadata.version(pkg)
         except metadata.PackageNotFoundError:
             versions[pkg] = "?"
+    # snakemake-executor-plugin-slurm runs `scontrol show config` whenever snakemake starts: with
+    # the SLURM client installed but no controller reachable, that alone takes ~9 s (connect retries).
+    scontrol = None
+    if shutil.which("scontrol"):
+        started = time.perf_counter()
+        try:
+            subprocess.run(["scontrol", "show", "config"], capture_output=True, timeout=15)
+        except (OSError, subprocess.TimeoutExpired):
+            pass
+        scontrol = time.perf_counter() - started
     return {"nproc": os.cpu_count(), "sched_cpus": len(os.sched_getaffinity(0)), "memory": mem, "cpu": cpu,
+            "scontrol_s": scontrol,
             "os": platform.platform(), "python": platform.python_version(), "versions": versions,
             "load_at_start": os.getloadavg()}
 
@@ -782,7 +811,7 @@ SUMMARY_COLUMNS = [
 ]
 RUN_COLUMNS = ["size", "years", "rep", "wall_s", "to_summary_s", "cpu_s", "peak_rss_mib", "tree_rss_mib",
                "dbt_invocations", "dbt_sql_s", "dbt_s", "overhead_share", "startup_s", "no_job_running_s", "load",
-               "floor_s", "floor_cpu_s", "floor_tests_s"]
+               "floor_s", "floor_cpu_s", "floor_tests_s", "top_process"]
 
 
 def summarise(size: int, years: int, runs: list[dict], floors: list[dict], gen_s: float) -> dict:
@@ -836,6 +865,7 @@ def write_csvs(path: Path, summaries: list[dict], run_id: str, rev: str) -> Path
                 floor = s["floor_runs"][i] if i < len(s["floor_runs"]) else {}
                 vals = {"size": s["size"], "years": s["years"], "rep": i + 1, "wall_s": run["wall_s"],
                         "to_summary_s": run["to_summary_s"], "load": run["load"],
+                        "top_process": run.get("top_process", ""),
                         "floor_cpu_s": floor.get("floor_cpu_s"),
                         "cpu_s": run["cpu_s"], "peak_rss_mib": run["peak_rss_bytes"] / MIB,
                         "tree_rss_mib": run["tree_rss_bytes"] / MIB, "dbt_invocations": run["dbt_invocations"],
@@ -893,7 +923,10 @@ def where_time_goes(s: dict) -> str:
     parts.append(f"Snakemake start-up (launch to first job: parse, config + census validation, DAG) "
                  f"{fmt_s(run['startup_s'])}s; no job running (start-up, scheduling gaps, shutdown) "
                  f"{fmt_s(run['no_job_running_s'])}s of {run['wall_s']:.1f}s; launch to the end of "
-                 f"finalize_scenario (summary.csv, before the report rules) {fmt_s(run['to_summary_s'])}s.")
+                 f"finalize_scenario (summary.csv, before the report rules) {fmt_s(run['to_summary_s'])}s. "
+                 f"Largest single process seen by the 0.5 s RSS sampler, per repetition: "
+                 f"{'; '.join(r.get('top_process') or '-' for r in s['runs'])} (peak RSS in the table is exact "
+                 f"but unattributed: `ru_maxrss`).")
     pd_rows = []
     for name, p in sorted(run["phase_dbt"].items()):
         key = name.removesuffix("_phase")
@@ -948,6 +981,10 @@ def write_report(path: Path, *, args, argv: list[str], summaries: list[dict], ta
         f"pandas {v['pandas']}, pyarrow {v['pyarrow']}",
         f"- load average at start: {', '.join(f'{x:.2f}' for x in machine['load_at_start'])} (the machine is shared: "
         f"timings are noisy; compare medians and ratios from one run)",
+        "- `scontrol show config` took "
+        + (f"{machine['scontrol_s']:.1f}s" if machine.get("scontrol_s") is not None else "- (no SLURM client)")
+        + " at start: the SLURM executor plugin runs it at every `snakemake` start, so start-up s includes it "
+        "(~9 s when the SLURM client is installed and no controller answers; it varies with the local test cluster)",
         "",
         "## What was run",
         "",
@@ -1126,7 +1163,7 @@ def main(argv: list[str] | None = None) -> int:
             runs.append(run)
             msg = (f"  rep {rep}: wall {run['wall_s']:.1f}s, CPU {run['cpu_s']:.1f}s, peak RSS "
                    f"{run['peak_rss_bytes'] / MIB:.0f} MiB (tree {run['tree_rss_bytes'] / MIB:.0f}), dbt calls "
-                   f"{run['dbt_invocations']}, dbt SQL {run['sql_s']:.1f}s")
+                   f"{run['dbt_invocations']}, dbt SQL {run['sql_s']:.1f}s, load {run['load']:.1f}")
             if not args.skip_floor:
                 wait_for_quiet(args.quiet_load)
                 floor = run_floor(src, compiled, scn, year_list, floor_dir, wd)
