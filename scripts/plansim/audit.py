@@ -18,12 +18,22 @@ REQUIRED = ["int_deferral_rate_state_accumulator", "int_employee_contributions",
 
 
 def content_checksum(path: str | Path) -> str:
-    """Order-independent checksum of a parquet file's rows (not its bytes): the sum of the
-    rows' md5 prefixes, with the row count."""
-    n, total = duckdb.connect().execute(
-        "select count(*), coalesce(sum(('0x' || substr(md5(t::varchar), 1, 15))::bigint::hugeint), 0) "
-        "from read_parquet($f) as t", {"f": str(path)}).fetchone()
+    """Order-independent checksum of a parquet file's rows (not its bytes): the row count and
+    the sum of the rows' md5 prefixes. A row is hashed as its values cast to text, joined by
+    the unit separator (NULL as the record separator, so NULL and '' differ), in column order:
+    ~3x cheaper than hashing the row cast to a struct's text (the audit's largest cost at 1M
+    employees), and still portable across machines, unlike DuckDB's internal hash()."""
+    con = duckdb.connect()
+    names = [row[0] for row in con.execute("describe select * from read_parquet($f)", {"f": str(path)}).fetchall()]
+    row_text = "concat_ws(chr(31), " + ", ".join(f"coalesce({_quoted(n)}::varchar, chr(30))" for n in names) + ")"
+    n, total = con.execute(
+        f"select count(*), coalesce(sum(('0x' || substr(md5({row_text}), 1, 15))::bigint::hugeint), 0) "
+        "from read_parquet($f)", {"f": str(path)}).fetchone()
     return f"{n}:{int(total):x}"
+
+
+def _quoted(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
 
 
 def versions() -> dict:
