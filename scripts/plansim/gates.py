@@ -48,9 +48,13 @@ def check_accumulator(con, sid: str, pid: str, year: int, start_year: int, prior
                        "and is_current and is_active", sid, pid, year)[0]
     if active == 0:
         _fail("accumulator_active_employees", sid, year, "0 active employees in the December state")
+    # Exactly 12 rows per employee, one per month 1..12: 12 rows whose months set all 12 bits
+    # (a month outside 1..12 sets none). A bitmask instead of count(distinct): 0.07 s instead of
+    # 0.8 s on the 3M rows of a 250k-employee year.
     bad_grain = _one(con, f"select count(*) from (select employee_id from int_deferral_rate_state_accumulator "
                           f"where {SLICE} group by employee_id having count(*) <> 12 "
-                          "or count(distinct as_of_month) <> 12)", sid, pid, year)[0]
+                          "or bit_or(case when as_of_month between 1 and 12 then 1::integer << as_of_month::integer "
+                          "else 0 end) <> 8190)", sid, pid, year)[0]
     if bad_grain:
         _fail("accumulator_12_month_grain", sid, year, f"{bad_grain} employee(s) without exactly 12 monthly rows")
     if year == start_year:
