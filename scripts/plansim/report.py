@@ -18,13 +18,11 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
+import pyarrow as pa
 import pyarrow.parquet as pq
-from openpyxl import Workbook
-from openpyxl.cell import WriteOnlyCell
-from openpyxl.styles import Font, PatternFill
-from openpyxl.utils import get_column_letter
 
 from plansim.summary import SUMMARY_FIELDS
+from plansim.xlsx import Workbook
 
 # Excel sheets hold 1,048,576 rows; one is the header.
 EXCEL_MAX_DATA_ROWS = 1_048_575
@@ -63,10 +61,6 @@ EXCEL_FORMATS = {"count": "#,##0", "money": "#,##0.00", "fraction": "0.00%", "pe
 # Event types in the order a year happens (SPEC §4); types not listed follow, sorted.
 EVENT_ORDER = ["hire", "termination", "promotion", "raise", "eligibility", "enrollment", "opt_out",
                "deferral_escalation", "contribution"]
-
-_HEADER_FONT = Font(bold=True)
-_HEADER_FILL = PatternFill("solid", fgColor="DDE4EE")
-_NOTE_FONT = Font(bold=True, color="9C0006")
 
 
 # ---------------------------------------------------------------------------- reading
@@ -157,77 +151,39 @@ def run_metadata(done_files: Iterable[str | Path],
 
 
 # ---------------------------------------------------------------------------- workbook
-def _header(ws, names: Sequence[str]) -> list[WriteOnlyCell]:
-    cells = []
-    for name in names:
-        cell = WriteOnlyCell(ws, value=name)
-        cell.font, cell.fill = _HEADER_FONT, _HEADER_FILL
-        cells.append(cell)
-    return cells
-
-
-def _cell(ws, value: Any, number_format: str | None = None) -> WriteOnlyCell:
-    cell = WriteOnlyCell(ws, value=value)
-    if number_format:
-        cell.number_format = number_format
-    return cell
-
-
-def _widths(ws, widths: Sequence[float]) -> None:
-    for index, width in enumerate(widths, start=1):
-        ws.column_dimensions[get_column_letter(index)].width = width
-
-
 def _excel_value(value: Any) -> Any:
-    """openpyxl cannot store dicts/lists; None stays an empty cell."""
+    """A cell holds one value: dicts and lists go in as JSON; None stays an empty cell."""
     if isinstance(value, (dict, list, tuple)):
         return json.dumps(value, default=str)
     return value
 
 
 def _summary_sheet(wb: Workbook, summary: list[dict[str, Any]], fields: list[str]) -> None:
-    ws = wb.create_sheet("Summary")
-    ws.freeze_panes = "D2"
-    _widths(ws, [14 if f in IDENTITY_FIELDS else max(14, min(len(f) + 2, 30)) for f in fields])
-    ws.append(_header(ws, fields))
-    for row in summary:
-        ws.append([_cell(ws, row.get(f), EXCEL_FORMATS.get(FIGURES.get(f, ("", ""))[1])) for f in fields])
+    widths = [14 if f in IDENTITY_FIELDS else max(14, min(len(f) + 2, 30)) for f in fields]
+    formats = [EXCEL_FORMATS.get(FIGURES.get(f, ("", ""))[1]) for f in fields]
+    with wb.sheet("Summary", freeze="D2", widths=widths) as ws:
+        ws.header(fields)
+        for row in summary:
+            ws.append([row.get(f) for f in fields], formats)
 
 
 def _events_sheet(wb: Workbook, events_files: Sequence[str | Path]) -> int:
     years, rows = events_by_type(events_files)
-    ws = wb.create_sheet("Events by type")
-    ws.freeze_panes = "C2"
-    _widths(ws, [22, 26] + [12] * (len(years) + 1))
-    ws.append(_header(ws, ["event_type", "event_subtype", *map(str, years), "total"]))
-    for event_type, subtype, counts in rows:
-        values = [counts.get(year, 0) for year in years]
-        ws.append([event_type, subtype or None, *(_cell(ws, v, "#,##0") for v in values),
-                   _cell(ws, sum(values), "#,##0")])
-    totals = [sum(counts.get(year, 0) for *_, counts in rows) for year in years]
-    ws.append([_cell(ws, "all events"), None, *(_cell(ws, v, "#,##0") for v in totals),
-               _cell(ws, sum(totals), "#,##0")])
+    formats = [None, None] + ["#,##0"] * (len(years) + 1)
+    with wb.sheet("Events by type", freeze="C2", widths=[22, 26] + [12] * (len(years) + 1)) as ws:
+        ws.header(["event_type", "event_subtype", *map(str, years), "total"])
+        for event_type, subtype, counts in rows:
+            values = [counts.get(year, 0) for year in years]
+            ws.append([event_type, subtype or None, *values, sum(values)], formats)
+        totals = [sum(counts.get(year, 0) for *_, counts in rows) for year in years]
+        ws.append(["all events", None, *totals, sum(totals)], formats)
     return len(rows)
 
 
-def _snapshot_sheet(wb: Workbook, snapshot_file: str | Path, year: int, max_rows: int) -> dict[str, int]:
-    """Stream the final year's snapshot into a sheet (write-only: memory stays flat)."""
-    parquet = pq.ParquetFile(snapshot_file)
-    total = parquet.metadata.num_rows
-    names = parquet.schema_arrow.names
-    ws = wb.create_sheet(f"Workforce {year}")
-    ws.freeze_panes = "E2"
-    _widths(ws, [max(11, min(len(n) + 2, 24)) for n in names] + [90])
-    header = _header(ws, names)
-    if total > max_rows:
-        note = WriteOnlyCell(ws, value=(
-            f"NOTE: {total:,} rows in {Path(snapshot_file).name}; only the first {max_rows:,} fit in "
-            f"an Excel sheet and are shown here. The full table is {snapshot_file}."))
-        note.font = _NOTE_FONT
-        header.append(note)
-    ws.append(header)
+def _snapshot_formats(schema: pa.Schema) -> dict[str, str]:
+    """Dates as dates, rates as percentages, other decimals (money) with two decimals."""
     formats = {}
-    for field in parquet.schema_arrow:
+    for field in schema:
         kind = str(field.type)
         if kind.startswith("date"):
             formats[field.name] = "yyyy-mm-dd"
@@ -235,43 +191,44 @@ def _snapshot_sheet(wb: Workbook, snapshot_file: str | Path, year: int, max_rows
             formats[field.name] = "0.00%"
         elif kind.startswith("decimal"):
             formats[field.name] = "#,##0.00"
-    written = 0
-    for batch in parquet.iter_batches(batch_size=20_000):
-        columns = batch.to_pydict()
-        n = min(batch.num_rows, max_rows - written)
-        for i in range(n):
-            ws.append([_cell(ws, columns[name][i], formats.get(name)) if name in formats else columns[name][i]
-                       for name in names])
-        written += n
-        if written >= max_rows:
-            break
+    return formats
+
+
+def _snapshot_sheet(wb: Workbook, snapshot_file: str | Path, year: int, max_rows: int) -> dict[str, int]:
+    """The final year's snapshot, its rows turned into sheet XML by DuckDB (memory stays flat)."""
+    parquet = pq.ParquetFile(snapshot_file)
+    total = parquet.metadata.num_rows
+    names = parquet.schema_arrow.names
+    note = None
+    if total > max_rows:
+        note = (f"NOTE: {total:,} rows in {Path(snapshot_file).name}; only the first {max_rows:,} fit in "
+                f"an Excel sheet and are shown here. The full table is {snapshot_file}.")
+    written = wb.parquet_sheet(f"Workforce {year}", snapshot_file, header=names, note=note,
+                               formats=_snapshot_formats(parquet.schema_arrow), limit=max_rows, freeze="E2",
+                               widths=[max(11, min(len(n) + 2, 24)) for n in names] + [90])
     return {"rows": total, "written": written}
 
 
 def _assumptions_sheet(wb: Workbook, scenario: Mapping[str, Any]) -> int:
-    ws = wb.create_sheet("Assumptions")
-    ws.freeze_panes = "A2"
-    _widths(ws, [58, 30])
-    ws.append(_header(ws, ["setting (lists numbered from 1: level 1, tier 1, ...)", "value"]))
     first = ["scenario_id", "plan_design_id", "start_year", "end_year", "random_seed", "census", "census_date",
              "deferral_rate_units"]
     scalars = [k for k in scenario if not isinstance(scenario[k], (Mapping, list, tuple))]
     order = [k for k in first if k in scenario] + [k for k in scalars if k not in first] + [
         k for k in scenario if k not in first and k not in scalars]
     pairs = flatten({key: scenario[key] for key in order})
-    for key, value in pairs:
-        ws.append([key, _excel_value(value)])
+    with wb.sheet("Assumptions", freeze="A2", widths=[58, 30]) as ws:
+        ws.header(["setting (lists numbered from 1: level 1, tier 1, ...)", "value"])
+        for key, value in pairs:
+            ws.append([key, _excel_value(value)])
     return len(pairs)
 
 
 def _metadata_sheet(wb: Workbook, done_files: Sequence[str | Path], scenario: Mapping[str, Any]) -> None:
     years, rows = run_metadata(done_files, scenario)
-    ws = wb.create_sheet("Run metadata")
-    ws.freeze_panes = "B2"
-    _widths(ws, [52] + [24] * len(years))
-    ws.append(_header(ws, ["key (from each year's done file)", *map(str, years)]))
-    for key, values in rows:
-        ws.append([key, *(_excel_value(values.get(year)) for year in years)])
+    with wb.sheet("Run metadata", freeze="B2", widths=[52] + [24] * len(years)) as ws:
+        ws.header(["key (from each year's done file)", *map(str, years)])
+        for key, values in rows:
+            ws.append([key, *(_excel_value(values.get(year)) for year in years)])
 
 
 def write_workbook(out: str | Path, *, summary_csv: str | Path, events_files: Sequence[str | Path],
@@ -287,16 +244,15 @@ def write_workbook(out: str | Path, *, summary_csv: str | Path, events_files: Se
         fields = list(csv.DictReader(fh).fieldnames or SUMMARY_FIELDS)
     summary = read_summary(summary_csv)
     year = int(scenario["end_year"])
-    wb = Workbook(write_only=True)
-    _summary_sheet(wb, summary, fields)
-    event_rows = _events_sheet(wb, events_files)
-    snapshot = _snapshot_sheet(wb, snapshot_file, year, max_rows)
-    settings = _assumptions_sheet(wb, scenario)
-    _metadata_sheet(wb, done_files, scenario)
     out = Path(out)
     tmp = out.with_name(f".{out.name}.tmp-{os.getpid()}")
     try:
-        wb.save(tmp)
+        with Workbook(tmp) as wb:
+            _summary_sheet(wb, summary, fields)
+            event_rows = _events_sheet(wb, events_files)
+            snapshot = _snapshot_sheet(wb, snapshot_file, year, max_rows)
+            settings = _assumptions_sheet(wb, scenario)
+            _metadata_sheet(wb, done_files, scenario)
         os.replace(tmp, out)
     finally:
         if tmp.exists():
