@@ -62,10 +62,19 @@ def year_2027_to_run(tiny_run: Path, tmp_path: Path) -> Path:
     return wd
 
 
+def _sigint_as_in_a_terminal() -> None:
+    """Run in the child before exec. A harness that starts the tests in the background
+    (`nohup ... &` in a shell without job control) has SIGINT ignored, an ignored signal stays
+    ignored across exec, and Python then installs no KeyboardInterrupt handler: snakemake
+    would not see the test's Ctrl-C at all."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def start(wd: Path, *args: str, log: Path, new_session: bool = False) -> subprocess.Popen:
     env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}"}
     return subprocess.Popen([str(BIN / "snakemake"), *args], cwd=wd, env=env, stdout=log.open("w"),
-                            stderr=subprocess.STDOUT, text=True, start_new_session=new_session)
+                            stderr=subprocess.STDOUT, text=True, start_new_session=new_session,
+                            preexec_fn=_sigint_as_in_a_terminal)
 
 
 def wait_for(predicate, what: str, proc: subprocess.Popen, timeout: float = 600) -> None:
