@@ -6,6 +6,7 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -55,6 +56,34 @@ def snakemake(workdir: Path, *args: str, check: bool = True, timeout: float = 90
         raise AssertionError(f"snakemake {' '.join(args)} failed ({proc.returncode}):\n"
                              f"{proc.stdout[-6000:]}\n{proc.stderr[-6000:]}")
     return proc
+
+
+def wait_for(predicate, what: str, proc: subprocess.Popen | None = None, timeout: float = 600) -> None:
+    """Poll ``predicate`` until true; fail naming ``what`` on timeout, or when ``proc`` (the run
+    the test waits on) has already ended."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        if proc is not None and proc.poll() is not None:
+            raise AssertionError(f"the run ended (exit {proc.returncode}) before {what}")
+        time.sleep(0.05)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def process_tree(root: int) -> list[int]:
+    """``root`` and all its descendants (Snakemake starts jobs in their own process groups, so a
+    process group signal would miss them)."""
+    children: dict[int, list[int]] = {}
+    for line in subprocess.run(["ps", "-eo", "pid=,ppid="], capture_output=True, text=True).stdout.splitlines():
+        pid, ppid = map(int, line.split())
+        children.setdefault(ppid, []).append(pid)
+    out, todo = [], [root]
+    while todo:
+        pid = todo.pop()
+        out.append(pid)
+        todo.extend(children.get(pid, []))
+    return out
 
 
 def tiny_config(**overrides) -> dict:

@@ -21,7 +21,7 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
-from conftest import BIN, snakemake
+from conftest import BIN, process_tree, snakemake, wait_for
 
 pytestmark = [pytest.mark.slow, pytest.mark.fault]
 
@@ -75,30 +75,6 @@ def start(wd: Path, *args: str, log: Path, new_session: bool = False) -> subproc
     return subprocess.Popen([str(BIN / "snakemake"), *args], cwd=wd, env=env, stdout=log.open("w"),
                             stderr=subprocess.STDOUT, text=True, start_new_session=new_session,
                             preexec_fn=_sigint_as_in_a_terminal)
-
-
-def wait_for(predicate, what: str, proc: subprocess.Popen, timeout: float = 600) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        if proc.poll() is not None:
-            raise AssertionError(f"the run ended (exit {proc.returncode}) before {what}")
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
-def descendants(root: int) -> list[int]:
-    children: dict[int, list[int]] = {}
-    for line in subprocess.run(["ps", "-eo", "pid=,ppid="], capture_output=True, text=True).stdout.splitlines():
-        pid, ppid = map(int, line.split())
-        children.setdefault(ppid, []).append(pid)
-    out, todo = [], list(children.get(root, []))
-    while todo:
-        pid = todo.pop()
-        out.append(pid)
-        todo.extend(children.get(pid, []))
-    return out
 
 
 def alive(pid: int) -> bool:
@@ -203,7 +179,7 @@ def test_sigint_during_a_year_stops_cleanly_and_resumes_to_the_uninterrupted_res
     proc = start(wd, "--cores", "2", TARGET, log=tmp_path / "interrupted.log", new_session=to == "process_group")
     try:
         wait_for(lambda: log.exists() and " START sql " in log.read_text(), "the 2027 dbt build to run a model", proc)
-        job_processes = descendants(proc.pid)
+        job_processes = process_tree(proc.pid)[1:]
         if to == "snakemake":
             proc.send_signal(signal.SIGINT)
         else:

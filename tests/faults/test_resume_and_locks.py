@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import BIN, copy_workflow, snakemake, tiny_config, write_config
+from conftest import BIN, copy_workflow, process_tree, snakemake, tiny_config, wait_for, write_config
 
 pytestmark = [pytest.mark.slow, pytest.mark.fault]
 
@@ -22,31 +22,6 @@ pytestmark = [pytest.mark.slow, pytest.mark.fault]
 def state_of(folder: Path) -> dict[str, tuple[int, bytes]]:
     return {str(p.relative_to(folder)): (p.stat().st_mtime_ns, p.read_bytes())
             for p in sorted(folder.rglob("*")) if p.is_file()}
-
-
-def wait_for(predicate, timeout: float, what: str, proc=None) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        if proc is not None and proc.poll() is not None:
-            raise AssertionError(f"the run ended (exit {proc.returncode}) before {what}")
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
-def process_tree(root: int) -> list[int]:
-    """``root`` and all its descendants (Snakemake starts jobs in their own process groups)."""
-    children: dict[int, list[int]] = {}
-    for line in subprocess.run(["ps", "-eo", "pid=,ppid="], capture_output=True, text=True).stdout.splitlines():
-        pid, ppid = map(int, line.split())
-        children.setdefault(ppid, []).append(pid)
-    out, todo = [], [root]
-    while todo:
-        pid = todo.pop()
-        out.append(pid)
-        todo.extend(children.get(pid, []))
-    return out
 
 
 def checksums(wd: Path, year: int) -> dict:
@@ -61,7 +36,7 @@ def test_kill_9_mid_build_then_resume_finishes_without_recomputing_completed_yea
     plan_log = workdir / "logs/tiny/2026/build_plan_year.log"
     try:
         wait_for(lambda: plan_log.exists() and " START sql " in plan_log.read_text(),
-                 timeout=600, what="the 2026 plan phase's dbt build to start a model", proc=proc)
+                 "the 2026 plan phase's dbt build to start a model", proc)
         victims = process_tree(proc.pid)  # snakemake and the job running dbt, like a crash
         for pid in victims:
             os.kill(pid, signal.SIGKILL)
