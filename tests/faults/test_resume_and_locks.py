@@ -78,16 +78,28 @@ def hold_database(path: Path, seconds: float) -> subprocess.Popen:
     return holder
 
 
-def test_a_briefly_held_database_is_retried_with_backoff_and_the_year_completes(first_year_done):
+def test_a_briefly_held_database_is_retried_with_backoff_and_the_year_completes(first_year_done, tmp_path):
+    """The holder lets go after the job has retried twice, not after a fixed time: how long
+    snakemake takes to start its first job (the SLURM plugin's probe alone can take 9 s) must
+    not decide whether the job ever meets the lock."""
     wd = first_year_done
-    holder = hold_database(wd / "results/tiny/simulation.duckdb", 6)
+    log_path = wd / "logs/tiny/2026/build_workforce_year.log"
+    holder = hold_database(wd / "results/tiny/simulation.duckdb", 600)
+    retry_text = f"is locked by PID {holder.pid}; retry"
+    env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}", "PLANSIM_LOCK_MAX_WAIT": "90"}
+    with open(tmp_path / "snakemake.log", "w") as out:
+        proc = subprocess.Popen([str(BIN / "snakemake"), "--cores", "2", "results/tiny/2026/done"], cwd=wd, env=env,
+                                stdout=out, stderr=subprocess.STDOUT)
     try:
-        snakemake(wd, "--cores", "2", "results/tiny/2026/done", env={"PLANSIM_LOCK_MAX_WAIT": "90"})
+        wait_for(lambda: log_path.exists() and log_path.read_text().count(retry_text) >= 2,
+                 "the workforce job to retry the held database twice", proc)
     finally:
         holder.kill()
         holder.wait()
-    log = (wd / "logs/tiny/2026/build_workforce_year.log").read_text()
-    retries = [line for line in log.splitlines() if f"is locked by PID {holder.pid}; retry" in line]
+        proc.wait(timeout=900)
+    assert proc.returncode == 0, (tmp_path / "snakemake.log").read_text()[-4000:]
+    log = log_path.read_text()
+    retries = [line for line in log.splitlines() if retry_text in line]
     assert len(retries) >= 2, log[-2000:]
     delays = [float(line.rsplit(" in ", 1)[1].rstrip("s")) for line in retries]
     assert all(d >= 0 for d in delays)
