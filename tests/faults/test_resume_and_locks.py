@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import BIN, copy_workflow, process_tree, snakemake, tiny_config, wait_for, write_config
+from conftest import BIN, process_tree, snakemake, tiny_config, wait_for, write_config
 
 pytestmark = [pytest.mark.slow, pytest.mark.fault]
 
