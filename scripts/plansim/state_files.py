@@ -50,7 +50,8 @@ REQUIRED_COLUMNS = {
     "int_year_end_deferral_state": ["scenario_id", "plan_design_id", "simulation_year", "employee_id",
                                     "is_enrolled", "deferral_rate", "enrollment_date",
                                     "is_auto_enrollment_opted_out", "is_escalation_opted_out",
-                                    "deferral_rate_source"],
+                                    "deferral_rate_source", "enrollment_source", "escalation_count",
+                                    "pending_opt_out_date"],
 }
 
 # Sort keys of every exported model (deterministic file content).

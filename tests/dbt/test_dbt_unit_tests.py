@@ -16,8 +16,19 @@ from plansim.dbt_runner import invoke
 from plansim.errors import QualityGateError
 from plansim.phases import year_vars
 
-UNIT_TESTS = {"contributions_match_limits_and_proration", "contributions_415c_cap_reduces_core_first",
-              "escalation_stops_at_the_cap"}
+# Plan rules (dbt/models/intermediate/plan/_plan_unit_tests.yml): limits and flags, match on eligible
+# pay, pay dates of a biweekly payroll, true-up, 415(c) with catch-up and both correction orders,
+# escalation scope and opt-out, an opt-out window over the year end.
+UNIT_TESTS = {"contributions_match_limits_and_proration", "contributions_match_on_eligible_pay",
+              "contributions_follow_pay_dates", "contributions_match_true_up",
+              "contributions_415c_excess_deferral_is_catch_up", "contributions_415c_refunds_deferrals_first",
+              "contributions_415c_employer_first", "escalation_stops_at_the_cap",
+              "escalation_scope_and_first_escalation_opt_out", "opt_out_window_crosses_the_year_end"}
+# Workforce rules (dbt/models/intermediate/workforce/_workforce_unit_tests.yml): merit service
+# cutoff / proration and COLA, grown new-hire pay bands, retirement at max_age and by age.
+WORKFORCE_UNIT_TESTS = {"merit_cutoff_and_cola_by_hire_date", "merit_prorated_by_completed_months",
+                        "hire_pay_grows_with_the_band", "hire_pay_growth_defaults_to_cola_plus_mean_merit",
+                        "retirement_at_max_age", "retirement_by_age_probability", "retirement_disabled"}
 
 
 def run_unit_tests(project, tmp_path):
@@ -33,7 +44,7 @@ def run_unit_tests(project, tmp_path):
 def test_unit_tests_pass(tmp_path, monkeypatch):
     monkeypatch.chdir(REPO)
     outcome = run_unit_tests(REPO, tmp_path)
-    assert outcome.nodes.get("pass") == len(UNIT_TESTS), outcome.nodes
+    assert outcome.nodes.get("pass") == len(UNIT_TESTS | WORKFORCE_UNIT_TESTS), outcome.nodes
 
 
 def test_a_wrong_hand_computed_figure_fails(tmp_path, monkeypatch):
@@ -47,4 +58,18 @@ def test_a_wrong_hand_computed_figure_fails(tmp_path, monkeypatch):
     spec.write_text(text.replace("employer_match: 14400.00", "employer_match: 14500.00"))
     monkeypatch.chdir(project)
     with pytest.raises(QualityGateError, match="contributions_match_limits_and_proration"):
+        run_unit_tests(project, tmp_path)
+
+
+def test_a_wrong_workforce_figure_fails(tmp_path, monkeypatch):
+    project = tmp_path / "project"
+    shutil.copytree(REPO / "dbt", project / "dbt", ignore=shutil.ignore_patterns("target", "logs"))
+    shutil.copy2(REPO / "config.yaml", project / "config.yaml")
+    shutil.copytree(REPO / "data", project / "data")
+    spec = project / "dbt/models/intermediate/workforce/_workforce_unit_tests.yml"
+    text = spec.read_text()
+    assert text.count("annual_compensation: 54080.00") == 3
+    spec.write_text(text.replace("annual_compensation: 54080.00", "annual_compensation: 50000.00"))
+    monkeypatch.chdir(project)
+    with pytest.raises(QualityGateError, match="hire_pay_grows_with_the_band"):
         run_unit_tests(project, tmp_path)

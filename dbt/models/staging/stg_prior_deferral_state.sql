@@ -1,8 +1,9 @@
 {#-
   Deferral state on Jan 1 of the simulation year, as handed over by file: the staged census
   in the start year (deferral_rate > 0 means enrolled; rates above the plan maximum are
-  capped at max_deferral_rate), year N-1's December accumulator
-  state (int_year_end_deferral_state) otherwise. Var prior_deferral_state_file.
+  capped at max_deferral_rate; census participants count as having made their own election),
+  year N-1's December accumulator state (int_year_end_deferral_state) otherwise: rate,
+  enrollment source, escalations so far, and an auto-enrollment opt-out still due. Var prior_deferral_state_file.
 -#}
 {{ config(tags=['deferral_pipeline']) }}
 
@@ -20,14 +21,21 @@ final as (
         case when coalesce(deferral_rate, 0) > 0 then enrollment_date::date end as enrollment_date,
         false as is_auto_enrollment_opted_out,
         coalesce(auto_escalation_opt_out, false) as is_escalation_opted_out,
-        case when coalesce(deferral_rate, 0) > 0 then 'census' else 'none' end as deferral_rate_source
+        case when coalesce(deferral_rate, 0) > 0 then 'census' else 'none' end as deferral_rate_source,
+        -- the census does not say how a participant enrolled: their own election ('census')
+        case when coalesce(deferral_rate, 0) > 0 then 'census' else 'none' end as enrollment_source,
+        0 as escalation_count,
+        null::date as pending_opt_out_date
 {%- else %}
         is_enrolled,
         deferral_rate::decimal(9, 6) as deferral_rate,
         enrollment_date::date as enrollment_date,
         is_auto_enrollment_opted_out,
         is_escalation_opted_out,
-        deferral_rate_source
+        deferral_rate_source,
+        enrollment_source,
+        escalation_count::integer as escalation_count,
+        pending_opt_out_date::date as pending_opt_out_date
 {%- endif %}
     from source_rows
 )

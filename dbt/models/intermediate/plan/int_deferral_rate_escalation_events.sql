@@ -1,8 +1,12 @@
 {#-
-  Grain: one row per escalated employee in the year. On the escalation date: employed,
-  enrolled (and not opted out by then), 0 < rate < cap, enrolled for at least delay_years
-  (census participants without an enrollment date count as enrolled long ago), not opted
-  out of escalation => rate = min(cap, rate + increment).
+  Grain: one row per employee due an escalation in the year. On the escalation date:
+  employed, enrolled (and not opted out by then), in scope (auto_escalation_scope:
+  auto_enrolled = enrolled by auto-enrollment; all_participants), 0 < rate < cap, enrolled
+  for at least delay_years (census participants without an enrollment date count as
+  enrolled long ago), not opted out of escalation => event_type deferral_escalation,
+  rate = min(cap, rate + increment). At the first escalation due (none before), a share
+  auto_escalation_opt_out_rate opts out instead: event_type escalation_opt_out, the rate
+  stays, and no escalation follows in any later year.
 -#}
 {{ config(
     unique_key=['scenario_id', 'plan_design_id', 'employee_id', 'simulation_year'],
@@ -42,7 +46,12 @@ state_on_escalation_date as (
         case
             when enrollments.effective_date <= {{ escalation_date() }} then enrollments.effective_date
             else prior_state.enrollment_date
-        end as enrollment_date
+        end as enrollment_date,
+        case
+            when enrollments.effective_date <= {{ escalation_date() }} then enrollments.enrollment_source
+            else coalesce(prior_state.enrollment_source, 'none')
+        end as enrollment_source,
+        coalesce(prior_state.escalation_count, 0) as escalation_count
     from workforce
     left join prior_state on workforce.employee_id = prior_state.employee_id
     left join enrollments on workforce.employee_id = enrollments.employee_id
@@ -50,22 +59,36 @@ state_on_escalation_date as (
     where {{ is_active_on(escalation_date(), 'workforce.hire_date', 'workforce.termination_date') }}
 ),
 
-final as (
+due as (
     select
-        {{ identity_columns() }},
-        employee_id,
-        {{ escalation_date() }} as effective_date,
-        deferral_rate::decimal(9, 6) as deferral_rate_before,
-        least({{ var('auto_escalation_cap') }}, deferral_rate + {{ var('auto_escalation_increment') }})::decimal(9, 6)
-            as deferral_rate_after
+        *,
+        escalation_count = 0
+            and {{ uniform('escalation_opt_out', 'employee_id') }} < {{ var('auto_escalation_opt_out_rate') }}
+            as opts_out
     from state_on_escalation_date
     where {{ 'true' if var('auto_escalation_enabled') else 'false' }}
       and is_enrolled
       and not is_escalation_opted_out
+      {%- if var('auto_escalation_scope') == 'auto_enrolled' %}
+      and enrollment_source = 'auto_enrollment'
+      {%- endif %}
       and deferral_rate > 0
       and deferral_rate < {{ var('auto_escalation_cap') }}
       and (enrollment_date is null
            or (enrollment_date + to_years({{ var('auto_escalation_delay_years') }}))::date <= {{ escalation_date() }})
+),
+
+final as (
+    select
+        {{ identity_columns() }},
+        employee_id,
+        case when opts_out then 'escalation_opt_out' else 'deferral_escalation' end as event_type,
+        {{ escalation_date() }} as effective_date,
+        deferral_rate::decimal(9, 6) as deferral_rate_before,
+        case when opts_out then deferral_rate
+             else least({{ var('auto_escalation_cap') }}, deferral_rate + {{ var('auto_escalation_increment') }})
+        end::decimal(9, 6) as deferral_rate_after
+    from due
 )
 
 select * from final

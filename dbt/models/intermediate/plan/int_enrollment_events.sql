@@ -2,7 +2,10 @@
   Grain: one row per employee and event type (enrollment | opt_out) in the year.
   Non-participants on Jan 1 who are eligible by their last day of the year:
   - auto-enrollment (when on, in scope, never opted out before) at the default rate on
-    max(eligibility date, Jan 1); a share opt_out_rate opts out within the window (rate 0);
+    max(eligibility date, Jan 1); a share opt_out_rate opts out on a day drawn within the
+    window (rate 0). A drawn day after Dec 31 is not moved: the enrollment row carries it as
+    scheduled_opt_out_date, the year-end state hands it over, and next year's opt_out event
+    happens on that day if the employee is still employed then;
   - otherwise voluntary enrollment with the age band's probability, on a day drawn between
     eligibility and the last day employed, at a rate drawn from rate_choices.
   Census participants (deferral_rate > 0) are enrolled at baseline: no event.
@@ -74,20 +77,35 @@ voluntary as (
                        years_between('birth_date', 'first_enrollable_date')) }}
 ),
 
+carried_opt_outs as (
+    -- opt-outs of last year's auto-enrollments whose drawn day fell after Dec 31
+    select workforce.employee_id, prior_state.pending_opt_out_date as opt_out_date, prior_state.deferral_rate
+    from workforce
+    inner join prior_state on workforce.employee_id = prior_state.employee_id
+    where prior_state.is_enrolled
+      and prior_state.pending_opt_out_date between {{ year_start() }} and {{ year_end() }}
+      and {{ is_active_on('prior_state.pending_opt_out_date', 'workforce.hire_date', 'workforce.termination_date') }}
+),
+
 events as (
     select employee_id, 'enrollment' as event_type, 'auto_enrollment' as enrollment_source,
            enrollment_date as effective_date, 0::decimal(9, 6) as deferral_rate_before,
-           {{ var('auto_enrollment_default_rate') }}::decimal(9, 6) as deferral_rate_after
+           {{ var('auto_enrollment_default_rate') }}::decimal(9, 6) as deferral_rate_after,
+           case when draws_opt_out and opt_out_date_drawn > {{ year_end() }} then opt_out_date_drawn end
+               as scheduled_opt_out_date
     from auto_enrolled
     union all
-    select employee_id, 'opt_out', 'auto_enrollment',
-           least(opt_out_date_drawn, {{ year_end() }}),
-           {{ var('auto_enrollment_default_rate') }}::decimal(9, 6), 0::decimal(9, 6)
+    select employee_id, 'opt_out', 'auto_enrollment', opt_out_date_drawn,
+           {{ var('auto_enrollment_default_rate') }}::decimal(9, 6), 0::decimal(9, 6), null::date
     from auto_enrolled
-    where draws_opt_out and least(opt_out_date_drawn, {{ year_end() }}) <= last_day_employed
+    where draws_opt_out and opt_out_date_drawn <= last_day_employed
+    union all
+    select employee_id, 'opt_out', 'auto_enrollment', opt_out_date, deferral_rate::decimal(9, 6),
+           0::decimal(9, 6), null::date
+    from carried_opt_outs
     union all
     select employee_id, 'enrollment', 'voluntary', enrollment_date,
-           0::decimal(9, 6), chosen_rate::decimal(9, 6)
+           0::decimal(9, 6), chosen_rate::decimal(9, 6), null::date
     from voluntary
 ),
 
@@ -99,7 +117,8 @@ final as (
         enrollment_source,
         effective_date,
         deferral_rate_before,
-        deferral_rate_after
+        deferral_rate_after,
+        scheduled_opt_out_date
     from events
 )
 

@@ -29,7 +29,10 @@ final as (
         december.enrollment_date,
         december.is_auto_enrollment_opted_out,
         december.is_escalation_opted_out,
-        december.deferral_rate_source
+        december.deferral_rate_source,
+        december.enrollment_source,
+        december.escalation_count,
+        december.pending_opt_out_date
     from december
     inner join active_at_year_end on december.employee_id = active_at_year_end.employee_id
 )

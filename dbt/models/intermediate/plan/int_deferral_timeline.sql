@@ -1,0 +1,68 @@
+{#-
+  Grain: one row per employee employed at any time in the simulation year. Everything that
+  decides the employee's deferral state on any day of the year: the Jan 1 state (the prior
+  year's December state file, or the census), and the dates and rates of this year's
+  enrollment, opt-out and escalation events. The monthly accumulator reads it at month ends
+  (deferral_rate_on / is_enrolled_on), the contributions at each pay date. Ephemeral: it
+  is a shared CTE, not a table.
+-#}
+{{ config(materialized='ephemeral') }}
+
+with workforce as (
+    select * from {{ this_year('int_employee_compensation_by_year') }}
+),
+
+prior_state as (
+    select * from {{ this_year('stg_prior_deferral_state') }}
+),
+
+enrollments as (
+    select * from {{ this_year('int_enrollment_events') }} where event_type = 'enrollment'
+),
+
+opt_outs as (
+    select * from {{ this_year('int_enrollment_events') }} where event_type = 'opt_out'
+),
+
+escalations as (
+    select * from {{ this_year('int_deferral_rate_escalation_events') }}
+),
+
+final as (
+    select
+        workforce.employee_id,
+        workforce.birth_date,
+        workforce.hire_date,
+        workforce.termination_date,
+        {{ eligibility_date('workforce.hire_date', 'workforce.birth_date') }} as eligibility_date,
+        workforce.starting_compensation,
+        workforce.ending_compensation,
+        workforce.compensation_change_date,
+        coalesce(prior_state.is_enrolled, false) as prior_is_enrolled,
+        coalesce(prior_state.deferral_rate, 0)::decimal(9, 6) as prior_deferral_rate,
+        prior_state.enrollment_date as prior_enrollment_date,
+        coalesce(prior_state.enrollment_source, 'none') as prior_enrollment_source,
+        coalesce(prior_state.deferral_rate_source, 'none') as prior_deferral_rate_source,
+        coalesce(prior_state.is_auto_enrollment_opted_out, false) as prior_is_auto_enrollment_opted_out,
+        coalesce(prior_state.is_escalation_opted_out, false) as prior_is_escalation_opted_out,
+        coalesce(prior_state.escalation_count, 0) as prior_escalation_count,
+        enrollments.effective_date as enrollment_event_date,
+        enrollments.deferral_rate_after as enrollment_rate,
+        enrollments.enrollment_source,
+        -- an auto-enrollment opt-out due after Dec 31 (this year's enrollment, or one carried in)
+        coalesce(enrollments.scheduled_opt_out_date, prior_state.pending_opt_out_date) as scheduled_opt_out_date,
+        opt_outs.effective_date as opt_out_date,
+        case when escalations.event_type = 'deferral_escalation' then escalations.effective_date end
+            as escalation_date,
+        case when escalations.event_type = 'deferral_escalation' then escalations.deferral_rate_after end
+            as escalation_rate,
+        case when escalations.event_type = 'escalation_opt_out' then escalations.effective_date end
+            as escalation_opt_out_date
+    from workforce
+    left join prior_state on workforce.employee_id = prior_state.employee_id
+    left join enrollments on workforce.employee_id = enrollments.employee_id
+    left join opt_outs on workforce.employee_id = opt_outs.employee_id
+    left join escalations on workforce.employee_id = escalations.employee_id
+)
+
+select * from final
