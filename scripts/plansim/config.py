@@ -176,6 +176,38 @@ def deep_merge(base: dict, override: dict) -> dict:
     return out
 
 
+def resolve_new_hire_pay_growth(wf: dict) -> None:
+    """new_hire_pay_growth_rate null means cola_rate + the arithmetic mean of merit_rates (the
+    average raise of an incumbent), so new-hire pay keeps pace with incumbents' pay."""
+    if wf.get("new_hire_pay_growth_rate") is None:
+        rates = wf["merit_rates"]
+        wf["new_hire_pay_growth_rate"] = round(wf["cola_rate"] + sum(rates) / len(rates), 10)
+
+
+def _retirement_problems(wf: dict, where: str) -> list[str]:
+    """Retirement bands increase strictly and lie below max_age; no hire can reach max_age in
+    the hire year (hires do not retire in the year they are hired, so the year-end headcount
+    would keep an employee aged max_age)."""
+    ret = wf["retirement"]
+    if not ret["enabled"]:
+        return []
+    p: list[str] = []
+    max_age = ret["max_age"]
+    starts = [band["min_age"] for band in ret["age_probabilities"]]
+    if starts != sorted(set(starts)):
+        p.append(f"{where}.retirement.age_probabilities: bands must increase strictly by min_age (got {starts})")
+    for i, start in enumerate(starts):
+        if start >= max_age:
+            p.append(f"{where}.retirement.age_probabilities[{i}].min_age: {start} is not below "
+                     f"retirement.max_age {max_age}")
+    for i, item in enumerate(wf["new_hire_age_distribution"]):
+        if item["age"] + 1 >= max_age:
+            p.append(f"{where}.new_hire_age_distribution[{i}].age: {item['age']} is not below retirement.max_age - 1 "
+                     f"({max_age - 1}): a hire aged {item['age']} can reach max_age {max_age} before Dec 31 of "
+                     "the hire year, and hires do not retire in their hire year")
+    return p
+
+
 def _semantic_problems(scn: dict, where: str, base_dir: Path) -> list[str]:
     p: list[str] = []
     if scn["end_year"] < scn["start_year"]:
@@ -195,6 +227,7 @@ def _semantic_problems(scn: dict, where: str, base_dir: Path) -> list[str]:
         starts = [band[lo_key] for band in wf[key]]
         if starts != sorted(set(starts)) or starts[0] != 0:
             p.append(f"{where}.workforce.{key}: bands must start at {lo_key} 0 and increase strictly")
+    p.extend(_retirement_problems(wf, f"{where}.workforce"))
     pd_ = scn["plan_design"]
     bands = [b["min_age"] for b in pd_["voluntary_enrollment"]["age_bands"]]
     if bands != sorted(set(bands)) or bands[0] != 0:
@@ -296,6 +329,7 @@ def resolve_config(raw: dict, base_dir: str | Path = ".", source: str = "config"
         scn["scenario_id"] = sid_s
         if not scn.get("census_date"):
             scn["census_date"] = f"{scn['start_year'] - 1}-12-31"
+        resolve_new_hire_pay_growth(scn["workforce"])
         problems.extend(_semantic_problems(scn, where, base_dir))
         resolved[sid_s] = scn
     if problems:

@@ -32,15 +32,16 @@ def require_workforce_year(con, sid: str, pid: str, year: int, database) -> None
 
 
 def check_headcount(con, sid: str, pid: str, year: int) -> None:
-    start, target, terms, hires, nh_terms = _one(
-        con, f"select starting_headcount, target_headcount, experienced_terminations, hires, new_hire_terminations "
-             f"from int_workforce_needs where {SLICE}", sid, pid, year)
+    start, target, retirements, terms, hires, nh_terms = _one(
+        con, f"select starting_headcount, target_headcount, retirements, experienced_terminations, hires, "
+             f"new_hire_terminations from int_workforce_needs where {SLICE}", sid, pid, year)
     end = _one(con, f"select count(*) from int_employee_compensation_by_year where {SLICE} and is_active_at_year_end",
                sid, pid, year)[0]
-    if end != target or end != start - terms + hires - nh_terms:
+    rolled = start - retirements - terms + hires - nh_terms
+    if end != target or end != rolled:
         _fail("headcount_roll_forward", sid, year,
-              f"year-end active headcount {end}; target {target}; start {start} - terminations {terms} "
-              f"+ hires {hires} - new-hire terminations {nh_terms} = {start - terms + hires - nh_terms}")
+              f"year-end active headcount {end}; target {target}; start {start} - retirements {retirements} "
+              f"- terminations {terms} + hires {hires} - new-hire terminations {nh_terms} = {rolled}")
 
 
 def check_accumulator(con, sid: str, pid: str, year: int, start_year: int, prior_deferral_file: str | Path) -> None:

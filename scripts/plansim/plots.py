@@ -83,7 +83,7 @@ def _scenario(rows: Rows) -> str:
 
 
 def plot_headcount(rows: Rows, out: str | Path) -> None:
-    """Year-end headcount (line, from the census) over the year's hires and terminations (bars)."""
+    """Year-end headcount (line, from the census) over the year's hires, terminations and retirements (bars)."""
     years = [r["simulation_year"] for r in rows]
     census_x = years[0] - 1 if years else 0
     fig = Figure(figsize=(8, 6), layout="constrained")
@@ -98,17 +98,17 @@ def plot_headcount(rows: Rows, out: str | Path) -> None:
     low, high = min(heads), max(heads)
     pad = max((high - low) * 0.15, 1)
     top.set_ylim(low - pad, high + 2 * pad)
-    width = 0.27
+    width = 0.2
     bars = [("hires", "hires", "#1a7f37"), ("experienced_terminations", "experienced terminations", "#d1242f"),
-            ("new_hire_terminations", "new-hire terminations", "#f0883e")]
+            ("retirements", "retirements", "#8250df"), ("new_hire_terminations", "new-hire terminations", "#f0883e")]
     tallest = 1
-    for offset, (field, label, color) in zip((-width, 0, width), bars):
-        values = [r[field] for r in rows]
+    for offset, (field, label, color) in zip((-1.5 * width, -0.5 * width, 0.5 * width, 1.5 * width), bars):
+        values = [r.get(field) or 0 for r in rows]
         tallest = max(tallest, *values) if values else tallest
         bottom.bar([y + offset for y in years], values, width=width, label=label, color=color)
     bottom.set_ylim(0, tallest * 1.35)
     bottom.set_ylabel("employees in the year")
-    bottom.legend(fontsize=8, frameon=False, ncols=3, loc="upper left")
+    bottom.legend(fontsize=8, frameon=False, ncols=4, loc="upper left")
     for ax in (top, bottom):
         _years_axis(ax, xs)
         ax.yaxis.set_major_locator(MaxNLocator(integer=True))

@@ -35,6 +35,7 @@ FIGURES: dict[str, tuple[str, str]] = {
     "growth_rate": ("Headcount growth", "fraction"),
     "hires": ("Hires", "count"),
     "experienced_terminations": ("Experienced terminations", "count"),
+    "retirements": ("Retirements", "count"),
     "new_hire_terminations": ("New-hire terminations", "count"),
     "promotions": ("Promotions", "count"),
     "total_payroll": ("Total payroll", "money"),
@@ -59,8 +60,8 @@ KEY_FIGURES = ["headcount_end", "hires", "participation_rate", "average_deferral
 EXCEL_FORMATS = {"count": "#,##0", "money": "#,##0.00", "fraction": "0.00%", "percent": "0.00"}
 
 # Event types in the order a year happens (SPEC §4); types not listed follow, sorted.
-EVENT_ORDER = ["hire", "termination", "promotion", "raise", "eligibility", "enrollment", "opt_out",
-               "deferral_escalation", "contribution"]
+EVENT_ORDER = ["hire", "termination", "retirement", "promotion", "raise", "eligibility", "enrollment",
+               "opt_out", "deferral_escalation", "contribution"]
 
 
 # ---------------------------------------------------------------------------- reading

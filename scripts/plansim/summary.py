@@ -6,7 +6,8 @@ import duckdb
 
 SUMMARY_FIELDS = [
     "scenario_id", "plan_design_id", "simulation_year", "headcount_start", "headcount_end", "growth_rate",
-    "hires", "experienced_terminations", "new_hire_terminations", "promotions", "total_payroll", "average_pay",
+    "hires", "experienced_terminations", "retirements", "new_hire_terminations", "promotions", "total_payroll",
+    "average_pay",
     "eligible_count", "participant_count", "participation_rate", "average_deferral_rate", "employee_deferrals",
     "employer_match", "employer_core", "employer_cost_pct_of_payroll", "share_at_402g_limit",
 ]
@@ -25,6 +26,7 @@ def year_summary(needs: str, snapshot: str, events: str) -> dict:
             (select count(*) from snap where is_active),
             (select hires from needs),
             (select experienced_terminations from needs),
+            (select retirements from needs),
             (select new_hire_terminations from needs),
             (select count(*) from ev where event_type = 'promotion'),
             (select coalesce(sum(gross_compensation), 0) from snap),
@@ -37,14 +39,15 @@ def year_summary(needs: str, snapshot: str, events: str) -> dict:
             (select coalesce(sum(employer_core), 0) from snap),
             (select count(*) filter (where is_402g_limited) from participants)
     """, {"needs": needs, "snapshot": snapshot, "events": events}).fetchone()
-    (sid, pid, year, start, end, hires, terms, nh_terms, promotions, payroll, avg_pay, eligible, participants,
-     avg_rate, deferrals, match, core, at_limit) = row
+    (sid, pid, year, start, end, hires, terms, retirements, nh_terms, promotions, payroll, avg_pay, eligible,
+     participants, avg_rate, deferrals, match, core, at_limit) = row
     payroll = float(payroll)
     return {
         "scenario_id": sid, "plan_design_id": pid, "simulation_year": int(year),
         "headcount_start": int(start), "headcount_end": int(end),
         "growth_rate": round((end - start) / start, 6) if start else None,
-        "hires": int(hires), "experienced_terminations": int(terms), "new_hire_terminations": int(nh_terms),
+        "hires": int(hires), "experienced_terminations": int(terms), "retirements": int(retirements),
+        "new_hire_terminations": int(nh_terms),
         "promotions": int(promotions),
         "total_payroll": round(payroll, 2), "average_pay": round(float(avg_pay or 0), 2),
         "eligible_count": int(eligible), "participant_count": int(participants),

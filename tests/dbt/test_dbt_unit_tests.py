@@ -27,8 +27,8 @@ UNIT_TESTS = {"contributions_match_limits_and_proration", "contributions_match_o
 # Workforce rules (dbt/models/intermediate/workforce/_workforce_unit_tests.yml): merit service
 # cutoff / proration and COLA, grown new-hire pay bands, retirement at max_age and by age.
 WORKFORCE_UNIT_TESTS = {"merit_cutoff_and_cola_by_hire_date", "merit_prorated_by_completed_months",
-                        "hire_pay_grows_with_the_band", "hire_pay_growth_defaults_to_cola_plus_mean_merit",
-                        "retirement_at_max_age", "retirement_by_age_probability", "retirement_disabled"}
+                        "hire_pay_grows_with_the_band", "retirement_at_max_age", "retirement_by_age_probability",
+                        "retirement_disabled"}
 
 
 def run_unit_tests(project, tmp_path):

@@ -40,11 +40,15 @@ def test_headcount_hits_the_growth_target_exactly_and_rolls_forward(tiny_run):
         end = int(snap["is_active"].sum())
         target = int((start * (1 + growth)).quantize(Decimal(1), rounding=ROUND_HALF_UP))
         terms = int(((events.event_type == "termination") & (events.event_subtype == "experienced_termination")).sum())
+        retirements = int((events.event_type == "retirement").sum())
         nh_terms = int(((events.event_type == "termination") & (events.event_subtype == "new_hire_termination")).sum())
         hires = int((events.event_type == "hire").sum())
         assert end == target, f"{year}: {end} active at year end, target {target}"
-        assert end == start - terms + hires - nh_terms, f"{year}: roll-forward broken"
-        expected_terms = max(int((start * term_rate).quantize(Decimal(1), rounding=ROUND_HALF_UP)), start - target)
+        assert end == start - retirements - terms + hires - nh_terms, f"{year}: roll-forward broken"
+        # retirements are drawn first; experienced terminations = round(start x rate), or more when the
+        # survivors of retirement alone are above the target
+        expected_terms = max(int((start * term_rate).quantize(Decimal(1), rounding=ROUND_HALF_UP)),
+                             start - retirements - target)
         assert terms == expected_terms, f"{year}: {terms} experienced terminations, expected {expected_terms}"
         # next year's starting workforce is exactly this year's active rows
         state = read(tiny_run, year, "int_year_end_workforce_state")

@@ -99,6 +99,7 @@ def test_summary_csv_figures_equal_a_recount_from_the_year_files(report_run):
                 "headcount_end": len(active),
                 "hires": int((events.event_type == "hire").sum()),
                 "experienced_terminations": int((kind == "termination:experienced_termination").sum()),
+                "retirements": int((events.event_type == "retirement").sum()),
                 "new_hire_terminations": int((kind == "termination:new_hire_termination").sum()),
                 "promotions": int((events.event_type == "promotion").sum()),
                 "total_payroll": payroll,

@@ -365,7 +365,7 @@ def test_stage_replaces_existing_output(tmp_path: Path) -> None:
     out = tmp_path / "census.parquet"
     out.write_bytes(b"old content")
     stage_census(TINY, out, CENSUS_DATE)
-    assert len(_staged(out)) == 33
+    assert len(_staged(out)) == 35  # 38 rows, of which 3 (TINY_017, _018, _033) left by the census date
     assert sorted(p.name for p in tmp_path.iterdir()) == ["census.parquet"]
 
 
@@ -390,6 +390,8 @@ def test_tiny_census_covers_the_edge_cases(tmp_path: Path) -> None:
     age_2025 = 2025 - birth.dt.year  # age reached by Dec 31 of the first simulated year
     assert (age_2025 == 50).any(), "someone aged 49 turning 50"
     assert age_2025.between(60, 63).sum() >= 2 and (age_2025 == 59).any() and (age_2025 == 64).any()
+    # retirement at max_age 70: one active turning 70 during 2025, one already older on Jan 1
+    assert (term.isna() & (age_2025 == 70)).any() and (term.isna() & (age_2025 > 70)).any()
     assert (comp > 360_000).any()
     assert (raw["deferral_rate"] == "0.50").any()
     assert ((pd.Timestamp(CENSUS_DATE) - hire).dt.days <= 31).any(), "a recent hire"

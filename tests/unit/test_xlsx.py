@@ -270,9 +270,10 @@ def test_write_workbook_sheets_formats_panes_and_widths(tmp_path):
     summary = wb["Summary"]
     assert summary["F2"].value == 0.03 and summary["F2"].number_format == "0.00%"
     assert summary["E2"].value == 100 and summary["E2"].number_format == "#,##0"
-    assert summary["K2"].value == 1234567.891 and summary["K2"].number_format == "#,##0.00"
-    assert summary["T2"].number_format == "0.00" and summary["D2"].value is None
-    assert summary.column_dimensions["A"].width == 14 and summary.column_dimensions["T"].width == 30
+    # L = total_payroll, U = employer_cost_pct_of_payroll (SUMMARY_FIELDS order)
+    assert summary["L2"].value == 1234567.891 and summary["L2"].number_format == "#,##0.00"
+    assert summary["U2"].number_format == "0.00" and summary["D2"].value is None
+    assert summary.column_dimensions["A"].width == 14 and summary.column_dimensions["U"].width == 30
     events = [tuple(c.value for c in row) for row in wb["Events by type"].iter_rows()]
     assert events == [("event_type", "event_subtype", "2025", "2026", "total"), ("hire", None, 2, 2, 4),
                       ("raise", "merit", 1, 1, 2), ("all events", None, 3, 3, 6)]

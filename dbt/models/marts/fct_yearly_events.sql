@@ -18,6 +18,10 @@ terminations as (
     select * from {{ this_year('int_new_hire_termination_events') }}
 ),
 
+retirements as (
+    select * from {{ this_year('int_retirement_events') }}
+),
+
 promotions as (
     select * from {{ this_year('int_promotion_events') }}
 ),
@@ -44,7 +48,8 @@ contributions as (
 ),
 
 workforce as (
-    select employee_id, termination_date from {{ this_year('int_employee_compensation_by_year') }}
+    select employee_id, termination_date, ending_job_level, ending_compensation
+    from {{ this_year('int_employee_compensation_by_year') }}
 ),
 
 events as (
@@ -76,9 +81,17 @@ events as (
            job_level, job_level, compensation_before, compensation_after, null, null, null, null, null
     from merits
     union all
-    select employee_id, 'termination', termination_type, termination_date, 8,
-           job_level, null, annual_compensation, null, null, null, null, null, null
+    -- a leaver's "before" values are the level and pay on the leaving date (after a raise or
+    -- promotion on an earlier date): the workforce's ending values
+    select terminations.employee_id, 'termination', terminations.termination_type, terminations.termination_date, 8,
+           workforce.ending_job_level, null, workforce.ending_compensation, null, null, null, null, null, null
     from terminations
+    inner join workforce on terminations.employee_id = workforce.employee_id
+    union all
+    select retirements.employee_id, 'retirement', retirements.retirement_type, retirements.retirement_date, 8,
+           workforce.ending_job_level, null, workforce.ending_compensation, null, null, null, null, null, null
+    from retirements
+    inner join workforce on retirements.employee_id = workforce.employee_id
     union all
     select contributions.employee_id, 'contribution', null,
            least(coalesce(workforce.termination_date, {{ year_end() }}), {{ year_end() }}), 9,

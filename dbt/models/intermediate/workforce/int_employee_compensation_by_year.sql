@@ -1,7 +1,10 @@
 {#-
   Grain: one row per employee employed at any time in the simulation year. The workforce
   phase's result: dates, status, level and pay at the start and end of the year, and the
-  date pay changed (the raise date, when a promotion or merit raise happened).
+  date pay changed (the raise date, when a promotion or merit raise happened). A leaver's
+  (termination or retirement) ending level and pay are those on the leaving date: raises
+  happen only to employees employed on the raise date. employment_status: continuous_active,
+  new_hire_active, experienced_termination, new_hire_termination, retirement.
 -#}
 {{ config(
     unique_key=['scenario_id', 'plan_design_id', 'employee_id', 'simulation_year'],
@@ -20,6 +23,9 @@ terminations as (
     select employee_id, termination_type, termination_date from {{ this_year('int_termination_events') }}
     union all
     select employee_id, termination_type, termination_date from {{ this_year('int_new_hire_termination_events') }}
+    union all
+    select employee_id, 'retirement' as termination_type, retirement_date as termination_date
+    from {{ this_year('int_retirement_events') }}
 ),
 
 promotions as (

@@ -1,12 +1,19 @@
 {#-
   Grain: one row per hire of the year. Ids NH_<year>_<seq>; hire dates spread over
   Jan 1 .. Dec 30 (so a new-hire termination can follow); level from new_hire_level_mix,
-  pay uniform in the level's band (whole dollars), age from new_hire_age_distribution.
+  pay uniform in the level's band grown to the year (whole dollars), age from
+  new_hire_age_distribution. compensation_bands are in start_year dollars; the band of year Y
+  is band x (1 + g)^(Y - start_year), g = new_hire_pay_growth_rate (a null in the config is
+  resolved to cola_rate + the arithmetic mean of merit_rates by plansim.config).
 -#}
 {{ config(
     unique_key=['scenario_id', 'plan_design_id', 'employee_id', 'simulation_year'],
     tags=['foundation']
 ) }}
+
+{%- set growth = var('new_hire_pay_growth_rate') %}
+{%- set band_min = by_level(var('compensation_bands') | map('first') | list, 'job_level') %}
+{%- set band_max = by_level(var('compensation_bands') | map('last') | list, 'job_level') %}
 
 with needs as (
     select hires from {{ this_year('int_workforce_needs') }}
@@ -41,6 +48,19 @@ profiled as (
     from draws
 ),
 
+banded as (
+    select
+        *,
+        {{ band_min }} * band_growth as band_min,
+        {{ band_max }} * band_growth as band_max
+    from (
+        select
+            *,
+            power(1 + ({{ growth }})::double, {{ var('simulation_year') }} - {{ var('start_year') }}) as band_growth
+        from profiled
+    )
+),
+
 final as (
     select
         {{ identity_columns() }},
@@ -48,12 +68,8 @@ final as (
         hire_date,
         ((hire_date - to_years(age_at_hire))::date - floor(u_birthday * 365)::integer)::date as birth_date,
         job_level,
-        round(
-            {{ by_level(var('compensation_bands') | map('first') | list, 'job_level') }}
-            + u_pay * ({{ by_level(var('compensation_bands') | map('last') | list, 'job_level') }}
-                       - {{ by_level(var('compensation_bands') | map('first') | list, 'job_level') }})
-        )::decimal(18, 2) as annual_compensation
-    from profiled
+        round(band_min + u_pay * (band_max - band_min))::decimal(18, 2) as annual_compensation
+    from banded
 )
 
 select * from final

@@ -1,6 +1,6 @@
 {#-
   Grain: one row per promotion. Employees active on Jan 1 and still employed on the raise
-  date, below the top level, promoted with probability promotion_rates[level]; pay rises by
+  date (not terminated or retired before it), below the top level, promoted with probability promotion_rates[level]; pay rises by
   promotion_raise on the raise date.
 -#}
 {{ config(
@@ -14,6 +14,8 @@ with baseline as (
 
 terminations as (
     select employee_id, termination_date from {{ this_year('int_termination_events') }}
+    union all
+    select employee_id, retirement_date as termination_date from {{ this_year('int_retirement_events') }}
 ),
 
 candidates as (

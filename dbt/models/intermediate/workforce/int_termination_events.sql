@@ -1,5 +1,6 @@
 {#-
-  Grain: one row per experienced termination (an employee active on Jan 1).
+  Grain: one row per experienced termination (an employee active on Jan 1 who does not
+  retire this year: retirements are drawn first, in int_retirement_events).
   Exactly int_workforce_needs.experienced_terminations employees, chosen by weighted
   sampling without replacement (Efraimidis-Spirakis: the k smallest -ln(u) / weight),
   weight = age x tenure x level multipliers. Termination date uniform over the year.
@@ -11,6 +12,16 @@
 
 with baseline as (
     select * from {{ this_year('int_baseline_workforce') }}
+),
+
+retirements as (
+    select employee_id from {{ this_year('int_retirement_events') }}
+),
+
+candidates as (
+    select baseline.*
+    from baseline
+    anti join retirements on baseline.employee_id = retirements.employee_id
 ),
 
 needs as (
@@ -25,7 +36,7 @@ weighted as (
         * {{ by_level(var('termination_level_multipliers'), 'job_level') }} as termination_weight,
         {{ uniform('termination', 'employee_id') }} as u_select,
         {{ uniform('termination_date', 'employee_id') }} as u_date
-    from baseline
+    from candidates
 ),
 
 ranked as (
