@@ -72,7 +72,8 @@ def test_december_state_equals_january_when_nothing_happened(run):
         jan = acc[acc.as_of_month == 1].set_index("employee_id")
         events = read(wd, scenario, year, "fct_yearly_events")
         touched = set(events.loc[pd.to_datetime(events.effective_date).dt.month.eq(1)
-                                 & events.event_type.isin(["enrollment", "opt_out", "deferral_escalation"]),
+                                 & events.event_type.isin(["enrollment", "opt_out", "deferral_escalation",
+                                                           "escalation_opt_out"]),
                                  "employee_id"])
         assert set(dec.index) <= set(jan.index), "an employee active on Dec 31 is missing in January"
         quiet = [e for e in dec.index if e not in touched]
@@ -141,7 +142,7 @@ def test_no_event_after_termination(run):
 def test_auto_enrollment_and_escalation_raise_participation_and_deferral(sample_run):
     with_features = pd.read_csv(sample_run / "results" / "baseline" / "summary.csv")
     without = pd.read_csv(sample_run / "results" / "no_auto_features" / "summary.csv")
-    assert list(with_features.simulation_year) == list(without.simulation_year) == [2025, 2026, 2027]
+    assert list(with_features.simulation_year) == list(without.simulation_year) == [2025, 2026, 2027, 2028, 2029]
     # same workforce (plan design does not change who is hired or leaves)
     assert (with_features.headcount_end == without.headcount_end).all()
     assert (with_features.participation_rate > without.participation_rate).all()
@@ -149,3 +150,15 @@ def test_auto_enrollment_and_escalation_raise_participation_and_deferral(sample_
     # and the gap widens as more employees are auto-enrolled and escalated each year
     gap = with_features.participation_rate - without.participation_rate
     assert gap.iloc[-1] > gap.iloc[0]
+
+
+def test_readme_figures_are_the_scripts_output_for_this_run(sample_run):
+    """The README's summary block equals what `python -m plansim.readme_figures` prints for a real
+    run of the default config (the sample census, 2025-2029): regenerate it, never edit it."""
+    from conftest import REPO
+    from plansim.readme_figures import block_in, figures_block
+
+    readme = block_in((REPO / "README.md").read_text(encoding="utf-8"))
+    assert readme, "README.md has lost its readme-figures block"
+    assert readme == figures_block(sample_run / "results"), \
+        "README figures are stale: run `make run` then `python -m plansim.readme_figures --write README.md`"

@@ -365,7 +365,7 @@ def test_stage_replaces_existing_output(tmp_path: Path) -> None:
     out = tmp_path / "census.parquet"
     out.write_bytes(b"old content")
     stage_census(TINY, out, CENSUS_DATE)
-    assert len(_staged(out)) == 35  # 38 rows, of which 3 (TINY_017, _018, _033) left by the census date
+    assert len(_staged(out)) == 36  # 39 rows, of which 3 (TINY_017, _018, _033) left by the census date
     assert sorted(p.name for p in tmp_path.iterdir()) == ["census.parquet"]
 
 

@@ -46,6 +46,7 @@ final as (
         december.is_auto_enrollment_opted_out,
         contributions.gross_compensation,
         contributions.plan_compensation,
+        contributions.eligible_plan_compensation,
         contributions.requested_deferral,
         contributions.employee_deferral,
         contributions.catch_up_deferral,
@@ -53,7 +54,11 @@ final as (
         contributions.employer_core,
         (contributions.employee_deferral + contributions.employer_match + contributions.employer_core)::decimal(18, 2)
             as total_contributions,
+        contributions.deferral_refund_415,
+        contributions.match_forfeited_415,
         contributions.is_402g_limited,
+        contributions.is_catch_up_used,
+        contributions.is_catch_up_limited,
         contributions.is_401a17_limited,
         contributions.is_415c_limited
     from workforce

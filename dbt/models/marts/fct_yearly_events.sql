@@ -65,11 +65,18 @@ events as (
            null, null, null, null, null, null, null, null, null
     from eligibility
     union all
-    select employee_id, event_type, enrollment_source, effective_date, case event_type when 'enrollment' then 3 else 4 end,
-           null, null, null, null, deferral_rate_before, deferral_rate_after, null, null, null
+    select enrollment.employee_id, enrollment.event_type, enrollment.enrollment_source, enrollment.effective_date,
+           case enrollment.event_type when 'enrollment' then 3 else 4 end,
+           null, null, null, null,
+           -- an opt-out after this year's escalation gives up the escalated rate
+           case when enrollment.event_type = 'opt_out' and escalations.event_type = 'deferral_escalation'
+                     and escalations.effective_date < enrollment.effective_date
+                then escalations.deferral_rate_after else enrollment.deferral_rate_before end,
+           enrollment.deferral_rate_after, null, null, null
     from enrollment
+    left join escalations on enrollment.employee_id = escalations.employee_id
     union all
-    select employee_id, 'deferral_escalation', null, effective_date, 5,
+    select employee_id, event_type, null, effective_date, 5,
            null, null, null, null, deferral_rate_before, deferral_rate_after, null, null, null
     from escalations
     union all
