@@ -53,7 +53,7 @@ def break_model(wd: Path, relative: str, old: str, new: str) -> None:
 def test_preflight_fails_fast_on_a_broken_model_and_writes_nothing(workdir):
     write_config(workdir, tiny_config())
     break_model(workdir, "intermediate/plan/int_employee_contributions.sql",
-                "round(sum(earned_pay), 2) as gross_compensation", "round(sum(earned_pay), 2) as as gross_compensation")
+                "sum(earned_pay) as gross_compensation,", "sum(earned_pay) as as gross_compensation,")
     proc = snakemake(workdir, "--cores", "2", "results/tiny/2027/done", check=False)
     assert proc.returncode != 0
     output = proc.stdout + proc.stderr
@@ -85,7 +85,11 @@ def test_failed_gate_names_the_check_year_and_count_and_stops_the_chain(workdir)
 def test_failed_dbt_test_stops_the_job_with_the_test_named(workdir):
     write_config(workdir, tiny_config())
     break_model(workdir, "intermediate/workforce/int_hiring_events.sql",
-                "        )::decimal(18, 2) as annual_compensation", "        - 1000000)::decimal(18, 2) as annual_compensation")
+                "round(band_min + u_pay * (band_max - band_min))::decimal(18, 2) as annual_compensation",
+                # negative pay in 2025 only: the unit tests (other years, run in the pre-flight) stay green,
+                # so it is the year's data test that must catch it
+                "(round(band_min + u_pay * (band_max - band_min))"
+                " - {{ 1000000 if var('simulation_year') == 2025 else 0 }})::decimal(18, 2) as annual_compensation")
     proc = snakemake(workdir, "--cores", "2", "results/tiny/2025/done", check=False)
     assert proc.returncode != 0
     output = proc.stdout + proc.stderr
