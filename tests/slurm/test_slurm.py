@@ -54,7 +54,10 @@ def cluster_config() -> dict:
             "cmp_base": {},
             "cmp_rich": {"plan_design": {"match_tiers": HIGH_MATCH, "auto_escalation": {"cap": 0.12}}},
         },
-        sweeps={"grid": {"base": {"end_year": YEARS[0]},
+        # scope all_participants: the census's own participants escalate on the first Jan 1, so the
+        # cap bites within the sweep's one year (auto-enrolled hires first escalate a year later)
+        sweeps={"grid": {"base": {"end_year": YEARS[0],
+                                  "plan_design": {"auto_escalation": {"scope": "all_participants"}}},
                          "grid": {"plan_design.auto_escalation.cap": CAPS,
                                   "plan_design.match_tiers": [LOW_MATCH, HIGH_MATCH]}}},
     )
