@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Debian packages the test suite needs: graphviz (`--dag | dot`), chromium (the HTML report
-# renders in a headless browser), slurm-wlm + munge (the local SLURM cluster test).
+# renders in a headless browser), slurm-wlm + munge (the local SLURM cluster test),
+# libreoffice-calc-nogui (the workbook is opened and read back by LibreOffice).
 # Idempotent and quick when everything is present; needs root (CI runs as root). Without
 # root it says what is missing and leaves the tests that need it to say so too.
 set -euo pipefail
-want=(graphviz chromium slurm-wlm munge)
+want=(graphviz chromium slurm-wlm munge libreoffice-calc-nogui)
 missing=()
 for pkg in "${want[@]}"; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
