@@ -176,6 +176,73 @@ def deep_merge(base: dict, override: dict) -> dict:
     return out
 
 
+EXTENDS = "extends"
+
+
+def resolve_extends(table: dict, label: str, skip: set[str] = frozenset()) -> tuple[dict[str, dict], list[str]]:
+    """Each entry of ``table`` deep-merged onto the entry its ``extends`` names, parent first, at
+    any depth, without the ``extends`` key: ``({id: merged}, problems)``.
+
+    A cycle is reported once, as the chain from its member that comes first in ``table``
+    (``plan_designs.a extends b extends a: a cycle``); an unknown parent at the entry that names
+    it. Entries whose chain meets a reported problem or an id in ``skip`` (an entry already
+    reported invalid) are left out without a message of their own: the one mistake has one message.
+    """
+    entries = {str(key): value or {} for key, value in table.items()}
+    order = {key: i for i, key in enumerate(entries)}
+    merged: dict[str, dict] = {}
+    problems: list[str] = []
+    for key in entries:
+        chain = [key]
+        while (parent := entries[chain[-1]].get(EXTENDS)) is not None:
+            parent = str(parent)
+            if parent not in entries:
+                if len(chain) == 1:
+                    problems.append(f"{label}.{key} extends {parent}: {parent!r} is not a key of {label} "
+                                    f"({', '.join(sorted(entries))})")
+                break
+            if parent in chain:
+                cycle = chain[chain.index(parent):]
+                if cycle[0] == key and key == min(cycle, key=order.__getitem__):
+                    problems.append(f"{label}.{' extends '.join([*cycle, key])}: a cycle")
+                break
+            chain.append(parent)
+        else:
+            if skip.intersection(chain):
+                continue
+            out: dict = {}
+            for member in reversed(chain):
+                out = deep_merge(out, {k: v for k, v in entries[member].items() if k != EXTENDS})
+            merged[key] = out
+    return merged, problems
+
+
+def _raw_schema(schema: dict) -> dict:
+    """The schema the config file is checked against before any merge: a plan design with
+    ``extends`` lists only what it changes, so each of its keys is checked but none is required
+    (the resolved design is checked in full, see ``_resolve_designs``)."""
+    out = copy.deepcopy(schema)
+    out["properties"]["plan_designs"]["additionalProperties"] = {
+        "if": {"type": "object", "required": [EXTENDS], "properties": {EXTENDS: {"type": "string"}}},
+        "then": _strip_required(schema["$defs"]["plan_design"]),
+        "else": {"$ref": "#/$defs/plan_design"},
+    }
+    return out
+
+
+def _resolve_designs(designs: dict, schema: dict) -> tuple[dict[str, dict], list[str]]:
+    """``plan_designs`` with every ``extends`` chain merged; each merged design validated in full."""
+    merged, problems = resolve_extends(designs, "plan_designs")
+    out = {}
+    for design_id, design in merged.items():
+        errs = _schema_errors(design, schema["$defs"]["plan_design"], schema, f"plan_designs.{design_id}")
+        if errs:
+            problems.extend(errs)
+        else:
+            out[design_id] = design
+    return out, problems
+
+
 def resolve_new_hire_pay_growth(wf: dict) -> None:
     """new_hire_pay_growth_rate null means cola_rate + the arithmetic mean of merit_rates (the
     average raise of an incumbent), so new-hire pay keeps pace with incumbents' pay."""
@@ -270,11 +337,12 @@ def resolve_config(raw: dict, base_dir: str | Path = ".", source: str = "config"
     """Validate ``raw`` and return ``{scenario_id: resolved scenario}``; raise ConfigError."""
     base_dir = Path(base_dir)
     schema = load_schema()
-    problems = _schema_errors(raw, schema, schema, "")
+    problems = _schema_errors(raw, _raw_schema(schema), schema, "")
     if problems:
         raise ConfigError(f"{source} is invalid:\n" + "\n".join(f"  - {x}" for x in problems))
     defaults = {k: v for k, v in _fill_defaults(raw, schema, schema).items() if k not in TABLE_KEYS}
     designs = raw.get("plan_designs") or {}
+    resolved_designs, problems = _resolve_designs(designs, schema)
     scenarios = raw.get("scenarios")
     if scenarios is None:
         scenarios = {"baseline": {}}
@@ -290,9 +358,12 @@ def resolve_config(raw: dict, base_dir: str | Path = ".", source: str = "config"
     override_schema["properties"] = {k: v for k, v in override_schema["properties"].items() if k not in TABLE_KEYS}
     override_schema["properties"]["plan_design"] = _strip_required(schema["$defs"]["plan_design"])
     override_schema["properties"]["plan_design"]["description"] = "overrides of the chosen plan design"
+    del override_schema["properties"]["plan_design"]["properties"][EXTENDS]
+    override_schema["properties"][EXTENDS] = _strip_required(
+        schema["properties"]["scenarios"]["additionalProperties"]["properties"][EXTENDS])
 
     seen: dict[str, str] = {}
-    resolved: dict[str, dict] = {}
+    valid: list[str] = []
     for sid, overrides in scenarios.items():
         sid_s = str(sid)
         # an id that is not [a-z0-9_]+ is quoted, so a trailing space or a slash shows
@@ -308,19 +379,35 @@ def resolve_config(raw: dict, base_dir: str | Path = ".", source: str = "config"
                             "(lower-case letters, digits, underscore; no slash or space)")
             continue
         overrides = overrides or {}
+        if isinstance(overrides, dict) and EXTENDS in (overrides.get("plan_design") or {}):
+            problems.append(f"{where}.plan_design.extends: a scenario picks its design with plan_design_id; "
+                            "extends belongs in an entry of plan_designs, or at the top of a scenario "
+                            "(extends: <scenario id>) to inherit another scenario's overrides")
+            continue
         errs = _schema_errors(overrides, _strip_required(override_schema) | {"$defs": schema["$defs"]},
                               schema, where)
         if errs:
             problems.extend(errs)
             continue
+        valid.append(sid_s)
+    # a scenario with `extends: <scenario id>` is that scenario's overrides deep-merged with its own
+    chains, errs = resolve_extends(scenarios, "scenarios", skip=set(map(str, scenarios)) - set(valid))
+    problems.extend(errs)
+
+    resolved: dict[str, dict] = {}
+    for sid_s, overrides in chains.items():
+        where = f"scenarios.{sid_s}"
         scn = deep_merge(defaults, {k: v for k, v in overrides.items() if k != "plan_design"})
         design_id = scn["plan_design_id"]
         if design_id not in designs:
             problems.append(f"{where}.plan_design_id: {design_id!r} is not a key of plan_designs "
                             f"({', '.join(sorted(designs)) or 'none defined: the config has no plan_designs'})")
             continue
-        design = _fill_defaults(deep_merge(designs[design_id], overrides.get("plan_design") or {}),
+        if design_id not in resolved_designs:
+            continue  # the design's own problem is reported under plan_designs
+        design = _fill_defaults(deep_merge(resolved_designs[design_id], overrides.get("plan_design") or {}),
                                 schema["$defs"]["plan_design"], schema)
+        design.pop(EXTENDS, None)  # the schema's default (null): downstream sees the resolved design only
         errs = _schema_errors(design, schema["$defs"]["plan_design"], schema, f"{where}.plan_design")
         if errs:
             problems.extend(errs)
