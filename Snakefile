@@ -11,6 +11,7 @@
 #                                                       int_deferral_rate_state_accumulator, int_employee_contributions, ...
 #   results/{scenario}/{year}/summary.json, done        phase 3: quality gates + the year's sentinel
 #   results/{scenario}/summary.csv                      all years, after the multi-year consistency check
+#   results/catalog.duckdb                              views over every scenario's and year's exports + summaries
 #   logs/{scenario}/{year}/{rule}.log, benchmarks/{scenario}/{year}/{rule}.tsv
 #
 # Year N reads year N-1 only through the exported files above (declared as input:).
@@ -28,6 +29,7 @@ localrules:
     tabulate_scenario,
     plot_scenario,
     compare_scenarios,
+    write_catalog,
 
 
 include: "rules/common.smk"
@@ -35,6 +37,7 @@ include: "rules/census.smk"
 include: "rules/simulate.smk"
 include: "rules/audit.smk"
 include: "rules/report.smk"
+include: "rules/catalog.smk"
 
 
 rule all:
@@ -44,3 +47,4 @@ rule all:
         expand(rules.tabulate_scenario.output.table, scenario=sorted(SCENARIOS)),
         expand(rules.plot_scenario.output, scenario=sorted(SCENARIOS)),
         rules.compare_scenarios.output,
+        rules.write_catalog.output.catalog,

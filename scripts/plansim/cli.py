@@ -4,10 +4,12 @@
     plansim compare [--cores N] [--configfile F] [--dry-run]
     plansim report [--out report.html] [--cores N] [--configfile F]
     plansim validate-census FILE [--census-date D] [--units fraction|percent] [--max-job-level N]
+    plansim sql "select ..." [--csv] [--results DIR]
 
 ``run``, ``compare`` and ``report`` run the ``snakemake`` installed next to this Python, from
 the current directory (the repository root, where the Snakefile is), print the command first
 and exit with its exit code. ``validate-census`` checks a census file without Snakemake.
+``sql`` queries results/catalog.duckdb (docs/results.md) and prints a table or CSV.
 """
 
 from __future__ import annotations
@@ -184,6 +186,35 @@ def cmd_validate_census(opts: argparse.Namespace) -> int:
     return 0
 
 
+# ---------------------------------------------------------------------------- sql
+def cmd_sql(opts: argparse.Namespace) -> int:
+    import duckdb
+
+    from plansim import results
+
+    try:
+        con = results.connect(opts.results)
+    except results.CatalogError as error:
+        raise CliError(str(error)) from None
+    with con:
+        try:
+            cursor = con.execute(opts.query)
+            frame = cursor.df() if cursor.description else None
+        except duckdb.Error as error:
+            raise CliError(f"SQL error: {error}") from None
+    if frame is None:  # a statement without a result (e.g. SET)
+        return 0
+    if opts.csv:
+        frame.to_csv(sys.stdout, index=False)
+    elif frame.empty:
+        print(", ".join(frame.columns))
+        print("(0 rows)")
+    else:
+        print(frame.to_string(index=False))
+        print(f"({len(frame)} row{'s' if len(frame) != 1 else ''})")
+    return 0
+
+
 # ---------------------------------------------------------------------------- parser
 def _positive_int(text: str) -> int:
     try:
@@ -245,6 +276,16 @@ def build_parser() -> argparse.ArgumentParser:
     census.add_argument("--configfile", default=DEFAULT_CONFIG, metavar="F",
                         help="config to take defaults from (default: %(default)s)")
     census.set_defaults(func=cmd_validate_census)
+
+    sql = sub.add_parser("sql", help="query the results catalog (results/catalog.duckdb) with SQL",
+                         description="Run one SQL query against the views of results/catalog.duckdb (every "
+                                     "scenario's and year's outputs; docs/results.md) and print the result "
+                                     "as a table, or as CSV with --csv. The catalog is opened read-only.")
+    sql.add_argument("query", metavar="QUERY", help='SQL, e.g. "select * from summary"')
+    sql.add_argument("--csv", action="store_true", help="print CSV (header + rows) instead of a table")
+    sql.add_argument("--results", default=RESULTS, metavar="DIR",
+                     help="results directory holding catalog.duckdb (default: %(default)s)")
+    sql.set_defaults(func=cmd_sql)
     return parser
 
 
