@@ -223,7 +223,7 @@ def _raw_schema(schema: dict) -> dict:
     (the resolved design is checked in full, see ``_resolve_designs``)."""
     out = copy.deepcopy(schema)
     out["properties"]["plan_designs"]["additionalProperties"] = {
-        "if": {"type": "object", "required": [EXTENDS], "properties": {EXTENDS: {"type": "string"}}},
+        "if": {"type": "object", "required": [EXTENDS]},
         "then": _strip_required(schema["$defs"]["plan_design"]),
         "else": {"$ref": "#/$defs/plan_design"},
     }
