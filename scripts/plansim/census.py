@@ -1,13 +1,20 @@
 """Census validation and staging.
 
 A census is one row per employee as of ``census_date`` (SPEC §3.1), given as CSV (UTF-8,
-comma-separated, optional BOM, LF or CRLF) or Parquet, with either the plansim column names
-or the PlanAlign ones (``employee_hire_date``, ``employee_gross_compensation``, ...).
+comma-separated, optional BOM, LF or CRLF), Parquet or an Excel workbook (``.xlsx``, ``.xlsm``,
+``.xlsb``, ``.xls``; also ``.ods``), with either the plansim column names or the PlanAlign ones
+(``employee_hire_date``, ``employee_gross_compensation``, ...).
 
-``validate_census`` reads the file with an in-memory DuckDB, runs every check in SQL and raises
-one :class:`~plansim.errors.CensusError` listing all problems found (SPEC §7). Rows are named
-by their data row number (row 1 = the first row after the CSV header); for CSV files where
-each row is one physical line the file line number is given too, e.g. ``row 7 (line 8)``.
+``validate_census`` loads the file into an in-memory DuckDB as one table of text columns, runs
+every check in SQL on it and raises one :class:`~plansim.errors.CensusError` listing all problems
+found (SPEC §7). A workbook's sheet (the first one, or the one named by ``sheet``) is read with
+python-calamine and each cell turned into the text the same value would have in a CSV (a date
+cell into ``YYYY-MM-DD``, a number into its shortest decimal), so every check and every message
+is the one of the CSV path. Rows are named by their data row number (row 1 = the first row
+after the header), then where the row is in the file when that is known (the line of a CSV
+whose rows are one physical line each, the sheet row a person sees in Excel) and its
+employee_id, e.g. ``row 7 (line 8, employee_id E0042)`` or ``row 7 (sheet row 8, employee_id
+E0042)``.
 
 ``stage_census`` validates and then writes the active rows, in :data:`CANONICAL_COLUMNS`
 order and types, to a Parquet file atomically.
@@ -21,12 +28,14 @@ import datetime
 import gzip
 import io
 import os
+import re
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
 import duckdb
+import pyarrow as pa
 
 from plansim.errors import CensusError
 
@@ -82,6 +91,10 @@ _FALSE_TOKENS = ("false", "f", "0", "no")
 _DATE_RE = r"\d{4}-\d{1,2}-\d{1,2}([ T]\d{1,2}:\d{2}(:\d{2}(\.\d+)?)?)?"
 _DATE_PART_RE = r"^\d{4}-\d{1,2}-\d{1,2}"
 _NUMBER_RE = r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d{1,3})?"
+_PLAIN_ID_RE = re.compile(r"[A-Za-z0-9_.\-]{1,40}")
+_EXCEL_SUFFIXES = (".xlsx", ".xlsm", ".xlsb", ".xls", ".ods")
+_ZIP_MAGIC = b"PK\x03\x04"
+_OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"  # .xls (and password-protected .xlsx)
 
 
 @dataclass
@@ -93,11 +106,13 @@ class CensusSummary:
     active_rows: int
     terminated_rows: int
     column_set: str  # "plansim" or "planalign"
+    sheet: str | None = None  # the sheet read, for a workbook
 
     def line(self) -> str:
         """One-line human summary."""
+        where = f" (sheet {self.sheet!r})" if self.sheet is not None else ""
         return (
-            f"census {self.path}: {self.rows:,} rows, {self.active_rows:,} active, "
+            f"census {self.path}{where}: {self.rows:,} rows, {self.active_rows:,} active, "
             f"{self.terminated_rows:,} terminated on/before the census date "
             f"({self.column_set} columns)"
         )
@@ -113,14 +128,20 @@ class _Invalid(Exception):
 
 @dataclass
 class _Source:
-    """The loaded census: table ``src`` in ``con`` plus what is known about the file."""
+    """The loaded census: table ``src`` in ``con`` plus what is known about the file.
+
+    ``src`` has the data row number ``rn`` (1 = first row after the header), ``ln`` (where the
+    row is in the file: its line or sheet row; meaningful only when ``line_word`` is set) and
+    one cleaned VARCHAR column per canonical field.
+    """
 
     con: duckdb.DuckDBPyConnection
-    kind: str  # "csv" or "parquet"
+    kind: str  # "csv", "parquet" or "excel"
     column_set: str
     shown: dict[str, str]  # canonical (and "active") -> column name as written in the file
     rows: int
-    lines_exact: bool  # CSV: data row N is on line N + 1
+    line_word: str | None  # how ``ln`` is named in messages ("line", "sheet row"); None = not known
+    sheet: str | None = None  # the sheet read, for a workbook
 
 
 # --------------------------------------------------------------------------- helpers
@@ -153,11 +174,11 @@ def _check_options(max_job_level: int, deferral_rate_units: str) -> None:
 
 
 def _sniff_kind(path: Path) -> str:
-    """Return "csv", "csv.gz" or "parquet" from the file's content and name, or raise _Invalid."""
+    """Return "csv", "csv.gz", "parquet" or "excel" from the file's content and name, or raise _Invalid."""
     if not path.exists():
         raise _Invalid(["file not found"])
     if path.is_dir():
-        raise _Invalid(["is a directory, not a CSV or Parquet file"])
+        raise _Invalid(["is a directory, not a CSV, Parquet or Excel file"])
     if path.stat().st_size == 0:
         raise _Invalid(["file is empty (0 bytes): expected a CSV header line and one row per employee"])
     with open(path, "rb") as fh:
@@ -167,10 +188,8 @@ def _sniff_kind(path: Path) -> str:
         return "parquet"
     if suffix in (".parquet", ".pq"):
         raise _Invalid([f"file is named {suffix} but is not a Parquet file (no PAR1 magic bytes)"])
-    if head[:4] == b"PK\x03\x04" or suffix in (".xlsx", ".xlsm", ".ods"):
-        raise _Invalid(["is a ZIP/Excel workbook, not a CSV or Parquet file: save the sheet as CSV (UTF-8)"])
-    if head[:8] == b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" or suffix == ".xls":
-        raise _Invalid(["is an Excel .xls workbook, not a CSV or Parquet file: save the sheet as CSV (UTF-8)"])
+    if head[:4] == _ZIP_MAGIC or head[:8] == _OLE_MAGIC or suffix in _EXCEL_SUFFIXES:
+        return "excel"
     if head[:2] == b"\x1f\x8b":
         return "csv.gz"
     if head[:2] in (b"\xff\xfe", b"\xfe\xff"):
@@ -295,11 +314,12 @@ def _load_csv(con: duckdb.DuckDBPyConnection, path: Path, kind: str) -> _Source:
     ).fetchall()
     if rejects:
         raise _Invalid(_reject_problems(rejects))
-    con.execute(f"CREATE TABLE src AS SELECT rowid + 1 AS rn, {select} FROM raw ORDER BY rowid")
+    con.execute(f"CREATE TABLE src AS SELECT rowid + 1 AS rn, rowid + 2 AS ln, {select} FROM raw ORDER BY rowid")
     con.execute("DROP TABLE raw")
     rows = con.execute("SELECT count(*) FROM src").fetchone()[0]
+    # data row N is on line N + 1 only when no row spans lines and no line is blank
     lines_exact = kind == "csv" and _count_lines(path) == rows + 1
-    return _Source(con, "csv", column_set, shown, rows, lines_exact)
+    return _Source(con, "csv", column_set, shown, rows, "line" if lines_exact else None)
 
 
 def _reject_problems(rejects: list[tuple[Any, ...]]) -> list[str]:
@@ -346,25 +366,110 @@ def _load_parquet(con: duckdb.DuckDBPyConnection, path: Path) -> _Source:
         exprs.append(f"{_clean(col)} AS {canon}")
     try:
         con.execute(
-            f"CREATE TABLE src AS SELECT file_row_number + 1 AS rn, {', '.join(exprs)} "
+            f"CREATE TABLE src AS SELECT file_row_number + 1 AS rn, NULL::BIGINT AS ln, {', '.join(exprs)} "
             f"FROM read_parquet({_sql_str(str(path))}, file_row_number = true) ORDER BY file_row_number"
         )
     except duckdb.Error as exc:
         raise _Invalid([f"cannot be read as Parquet: {str(exc).splitlines()[0]}"]) from exc
     rows = con.execute("SELECT count(*) FROM src").fetchone()[0]
-    return _Source(con, "parquet", column_set, shown, rows, False)
+    return _Source(con, "parquet", column_set, shown, rows, None)
 
 
-def _load(path: Path) -> _Source:
+def _cell_text(value: Any) -> str:
+    """A workbook cell as the text the same value has in a CSV ("" = empty cell)."""
+    kind = type(value)
+    if kind is str:
+        return value
+    if kind is float:
+        # whole numbers without ".0" (a job level 3, an id 42); others in their shortest form
+        return str(int(value)) if value.is_integer() and abs(value) < 1e15 else repr(value)
+    if kind is bool:
+        return "true" if value else "false"
+    if kind is datetime.date:
+        return value.isoformat()
+    if kind is datetime.datetime:
+        return value.isoformat(sep=" ")
+    return str(value)  # int, and a time or duration cell (never a date: the checks say so)
+
+
+def _open_sheet(path: Path, sheet: str | None) -> tuple[str, int, list[list[Any]]]:
+    """The sheet's name, the sheet row number of its first used row, and its used rows."""
+    from python_calamine import CalamineError, CalamineWorkbook, PasswordError, SheetTypeEnum
+
+    try:
+        book = CalamineWorkbook.from_path(str(path))
+    except PasswordError as exc:
+        raise _Invalid(["is a password-protected workbook: save it without a password"]) from exc
+    except (CalamineError, OSError, ValueError) as exc:
+        detail = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise _Invalid([f"cannot be read as an Excel workbook ({detail}): save it again from Excel as .xlsx, "
+                        "or the sheet as CSV (UTF-8)"]) from exc
+    try:
+        names = list(book.sheet_names)
+        if sheet is None:
+            worksheets = [m.name for m in book.sheets_metadata if m.typ == SheetTypeEnum.WorkSheet]
+            if not worksheets:
+                raise _Invalid(["has no worksheet (only charts or macros)"])
+            sheet = worksheets[0]
+        elif sheet not in names:
+            listed = ", ".join(repr(n) for n in names) or "none"
+            raise _Invalid([f"has no sheet named {sheet!r} (census_sheet); its sheets are: {listed}"])
+        data = book.get_sheet_by_name(sheet)
+        start = data.start
+        rows = data.to_python(skip_empty_area=True)
+    except CalamineError as exc:
+        raise _Invalid([f"sheet {sheet!r} cannot be read: {str(exc).splitlines()[0]}"]) from exc
+    finally:
+        book.close()
+    return sheet, (start[0] + 1 if start else 1), rows
+
+
+def _load_excel(con: duckdb.DuckDBPyConnection, path: Path, sheet: str | None) -> _Source:
+    """One sheet as table ``src``: the header is the sheet's first used row; empty rows are
+    skipped (like blank CSV lines) and every other row keeps its sheet row number."""
+    name, first_row, rows = _open_sheet(path, sheet)
+    if not rows:
+        raise _Invalid([f"sheet {name!r} is empty: expected a header row and one row per employee"])
+    names = [_cell_text(v) for v in rows[0]]
+    column_set, index, shown = _map_columns(names)
+    width = len(names)
+    kept = [(first_row + 1 + i, r) for i, r in enumerate(rows[1:]) if r.count("") != width]
+    if not kept:
+        raise _Invalid([f"sheet {name!r} has a header row but no data rows: expected one row per employee"])
+    columns = {"rn": pa.array(range(1, len(kept) + 1), pa.int64()),
+               "ln": pa.array([ln for ln, _ in kept], pa.int64())}
+    for i in sorted(set(index.values())):
+        columns[f"c{i}"] = pa.array([_cell_text(r[i]) for _, r in kept], pa.string())
+    select = ", ".join(
+        f"{_clean(f'c{index[c]}') if c in index else 'CAST(NULL AS VARCHAR)'} AS {c}"
+        for c in _CANONICAL_NAMES + ["active"]
+    )
+    con.register("sheet_cells", pa.table(columns))
+    try:
+        con.execute(f"CREATE TABLE src AS SELECT rn, ln, {select} FROM sheet_cells ORDER BY rn")
+    finally:
+        con.unregister("sheet_cells")
+    return _Source(con, "excel", column_set, shown, len(kept), "sheet row", name)
+
+
+def _load(path: Path, sheet: str | None = None) -> _Source:
     """Open an in-memory DuckDB and load the census into table ``src`` (all VARCHAR)."""
     kind = _sniff_kind(path)
+    if sheet is not None and kind != "excel":
+        what = "a Parquet file" if kind == "parquet" else "a CSV file"
+        raise _Invalid([f"census_sheet {sheet!r} is set, but the census is {what}, not an Excel workbook"])
     con = duckdb.connect(":memory:")
     try:
         con.execute("SET TimeZone = 'UTC'")
     except duckdb.Error:  # pragma: no cover - ICU missing
         pass
     try:
-        source = _load_parquet(con, path) if kind == "parquet" else _load_csv(con, path, kind)
+        if kind == "parquet":
+            source = _load_parquet(con, path)
+        elif kind == "excel":
+            source = _load_excel(con, path, sheet)
+        else:
+            source = _load_csv(con, path, kind)
     except BaseException:
         con.close()
         raise
@@ -380,7 +485,7 @@ def _load(path: Path) -> _Source:
 
 def _parse(src: _Source) -> None:
     """Create table ``p``: the cleaned strings (``v_*``) next to their parsed values."""
-    parts = ["rn", "employee_id"]
+    parts = ["rn", "ln", "employee_id"]
     for c in ("birth_date", "hire_date", "termination_date", "enrollment_date"):
         parts.append(f"{c} AS v_{c}")
         parts.append(f"regexp_full_match({c}, {_sql_str(_DATE_RE)}) AS f_{c}")
@@ -463,18 +568,31 @@ def _checks(src: _Source, census_date: datetime.date, max_job_level: int, units:
     return out
 
 
-def _row_label(src: _Source) -> Callable[[int], str]:
-    if src.lines_exact:
-        return lambda rn: f"row {rn} (line {rn + 1})"
-    return lambda rn: f"row {rn}"
+Label = Callable[[int, Any, Any], str]
 
 
-def _describe(text: str, count: int, examples: list[dict[str, Any]], label: Callable[[int], str]) -> str:
+def _row_label(src: _Source) -> Label:
+    """``label(rn, ln, employee_id)``: "row 7 (line 8, employee_id E0042)"; the line (or sheet
+    row) when known, the id when the row has one (None: not shown)."""
+    id_column = src.shown["employee_id"]
+
+    def label(rn: int, ln: Any, emp: Any) -> str:
+        where = [f"{src.line_word} {ln}"] if src.line_word and ln is not None else []
+        if emp is not None:
+            emp = str(emp)
+            shown = emp if _PLAIN_ID_RE.fullmatch(emp) else repr(emp if len(emp) <= 40 else emp[:37] + "...")
+            where.append(f"{id_column} {shown}")
+        return f"row {rn} ({', '.join(where)})" if where else f"row {rn}"
+
+    return label
+
+
+def _describe(text: str, count: int, examples: list[dict[str, Any]], label: Label) -> str:
     """One problem line: what, how many rows, the first examples."""
     shown = []
     for ex in examples:
         value = ex["v"]
-        item = label(int(ex["rn"]))
+        item = label(int(ex["rn"]), ex["ln"], ex["id"])
         if value is not None:
             value = str(value)
             value = value if len(value) <= 40 else value[:37] + "..."
@@ -494,12 +612,14 @@ def _run_checks(src: _Source, census_date: datetime.date, max_job_level: int, un
     for i, (_, cond, value) in enumerate(checks):
         aggs.append(f"count(*) FILTER (WHERE {cond}) AS n{i}")
         aggs.append(
-            f"arg_min({{'rn': rn, 'v': CAST({value} AS VARCHAR)}}, rn, {EXAMPLES}) FILTER (WHERE {cond}) AS e{i}"
+            f"arg_min({{'rn': rn, 'ln': ln, 'id': employee_id, 'v': CAST({value} AS VARCHAR)}}, rn, {EXAMPLES}) "
+            f"FILTER (WHERE {cond}) AS e{i}"
         )
     extra = [
         "count(*) FILTER (WHERE deferral_rate > 1) AS dr_gt1",
         "max(deferral_rate) AS dr_max",
-        f"arg_min({{'rn': rn, 'v': v_deferral_rate}}, rn, {EXAMPLES}) FILTER (WHERE deferral_rate > 1) AS dr_ex",
+        f"arg_min({{'rn': rn, 'ln': ln, 'id': employee_id, 'v': v_deferral_rate}}, rn, {EXAMPLES}) "
+        "FILTER (WHERE deferral_rate > 1) AS dr_ex",
     ]
     row = con.execute(f"SELECT {', '.join(aggs + extra)} FROM p").fetchone()
     label = _row_label(src)
@@ -523,7 +643,7 @@ def _run_checks(src: _Source, census_date: datetime.date, max_job_level: int, un
     return problems
 
 
-def _duplicate_problems(src: _Source, label: Callable[[int], str]) -> list[str]:
+def _duplicate_problems(src: _Source, label: Label) -> list[str]:
     """One problem naming the duplicated employee ids and their rows."""
     con = src.con
     stats = con.execute(
@@ -534,13 +654,14 @@ def _duplicate_problems(src: _Source, label: Callable[[int], str]) -> list[str]:
         return []
     ids, rows = stats
     examples = con.execute(
-        f"""SELECT employee_id, list(rn ORDER BY rn)[1:{EXAMPLES}], count(*) FROM p
+        f"""SELECT employee_id, list({{'rn': rn, 'ln': ln}} ORDER BY rn)[1:{EXAMPLES}], count(*) FROM p
             WHERE employee_id IS NOT NULL GROUP BY employee_id HAVING count(*) > 1
             ORDER BY min(rn) LIMIT {EXAMPLES}"""
     ).fetchall()
     parts = []
-    for emp, rns, n in examples:
-        where = ", ".join(label(int(r)) for r in rns) + (" ..." if n > len(rns) else "")
+    for emp, rows_of_id, n in examples:  # the id is named once, before its rows
+        where = ", ".join(label(int(r["rn"]), r["ln"], None) for r in rows_of_id)
+        where += " ..." if n > len(rows_of_id) else ""
         parts.append(f"{emp!r} in {where}")
     more = f" (first {len(parts)} shown)" if ids > len(parts) else ""
     return [
@@ -555,11 +676,11 @@ _ACTIVE_SQL = (
 
 
 def _check_and_summarise(
-    path: Path, census_date: datetime.date, max_job_level: int, units: str
+    path: Path, census_date: datetime.date, max_job_level: int, units: str, sheet: str | None
 ) -> tuple[_Source, CensusSummary]:
     """Load + check; on success return the open source (table ``p``) and the summary."""
     try:
-        src = _load(path)
+        src = _load(path, sheet)
     except _Invalid as exc:
         raise CensusError(str(path), exc.problems) from None
     except duckdb.Error as exc:  # anything DuckDB could not read at all
@@ -567,13 +688,14 @@ def _check_and_summarise(
     try:
         problems = _run_checks(src, census_date, max_job_level, units)
         if problems:
-            raise CensusError(str(path), problems)
+            where = f"{path} (sheet {src.sheet!r})" if src.sheet is not None else str(path)
+            raise CensusError(where, problems)
         active_sql = _ACTIVE_SQL.format(cd=_sql_str(census_date.isoformat()))
         active = src.con.execute(f"SELECT count(*) FILTER (WHERE {active_sql}) FROM p").fetchone()[0]
     except BaseException:
         src.con.close()
         raise
-    summary = CensusSummary(str(path), src.rows, int(active), src.rows - int(active), src.column_set)
+    summary = CensusSummary(str(path), src.rows, int(active), src.rows - int(active), src.column_set, src.sheet)
     return src, summary
 
 
@@ -586,10 +708,16 @@ def validate_census(
     *,
     max_job_level: int = 5,
     deferral_rate_units: str = "fraction",
+    sheet: str | None = None,
 ) -> CensusSummary:
-    """Check a census file; raise CensusError listing every problem found."""
+    """Check a census file; raise CensusError listing every problem found.
+
+    ``sheet`` names the sheet of a workbook to read (default: the first); it is an error for a
+    CSV or Parquet file.
+    """
     _check_options(max_job_level, deferral_rate_units)
-    src, summary = _check_and_summarise(Path(path), _as_date(census_date), int(max_job_level), deferral_rate_units)
+    src, summary = _check_and_summarise(Path(path), _as_date(census_date), int(max_job_level), deferral_rate_units,
+                                        sheet)
     src.con.close()
     return summary
 
@@ -601,6 +729,7 @@ def stage_census(
     *,
     max_job_level: int = 5,
     deferral_rate_units: str = "fraction",
+    sheet: str | None = None,
 ) -> CensusSummary:
     """Validate, then atomically write the active rows to ``out_path`` as Parquet.
 
@@ -610,7 +739,7 @@ def stage_census(
     """
     _check_options(max_job_level, deferral_rate_units)
     cdate = _as_date(census_date)
-    src, summary = _check_and_summarise(Path(path), cdate, int(max_job_level), deferral_rate_units)
+    src, summary = _check_and_summarise(Path(path), cdate, int(max_job_level), deferral_rate_units, sheet)
     out = Path(out_path)
     scale = "100.0" if deferral_rate_units == "percent" else "1.0"
     select = f"""

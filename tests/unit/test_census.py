@@ -6,8 +6,10 @@ with the counts or the message substrings expected.
 
 from __future__ import annotations
 
+import csv
 import datetime
 import gzip
+import re
 import time
 from decimal import Decimal
 from pathlib import Path
@@ -82,6 +84,32 @@ def test_invalid_census_is_rejected_with_a_clear_message(name: str) -> None:
     assert error.problems, "at least one problem line"
     for expected in case["expect"]:
         assert expected in message, f"{expected!r} not in:\n{message}"
+
+
+ROW_NAMED = re.compile(r"row (\d+) \(line (\d+)(?:, employee_id ([^)]+))?\)")
+
+
+ROW_LEVEL_CASES = sorted(n for n, case in CASES["invalid"].items() if any("row " in e for e in case["expect"]))
+
+
+@pytest.mark.parametrize("name", ROW_LEVEL_CASES)
+def test_every_row_named_carries_its_line_and_employee_id(name: str) -> None:
+    """Each row a problem names is given with its file line and, unless the problem is about
+    the id itself (blank, or repeated and named before its rows), the id the file has there."""
+    path = CENSUS_DIR / "invalid" / name
+    error = _raises(path, **_options(CASES["invalid"][name]))
+    rows = list(csv.reader(path.open(encoding="utf-8-sig", newline="")))
+    ids = [r[[h.strip() for h in rows[0]].index("employee_id")].strip() for r in rows[1:]]
+    named = 0
+    for problem in error.problems:
+        if problem.startswith("employee_id is not unique"):
+            continue
+        for found in ROW_NAMED.finditer(problem):
+            row, line, shown = int(found[1]), int(found[2]), found[3]
+            assert line == row + 1, problem
+            assert shown == (ids[row - 1] or None), f"row {row} has employee_id {ids[row - 1]!r}: {problem}"
+            named += 1
+    assert named or name == "duplicate_employee_id.csv", f"no row named in {error.problems}"
 
 
 @pytest.mark.parametrize("name", sorted(CASES["valid"]))
@@ -162,7 +190,7 @@ def test_examples_are_capped_at_five_with_total_count(tmp_path: Path) -> None:
     rows = [f"E{i},1980-01-01,2010-01-01,,-{i},1,0,,false" for i in range(1, 41)]
     path.write_text(HEADER + "\n" + "\n".join(rows) + "\n")
     (problem,) = _raises(path).problems
-    assert problem.startswith("annual_compensation is not > 0: 40 rows: row 1 (line 2) '-1'")
+    assert problem.startswith("annual_compensation is not > 0: 40 rows: row 1 (line 2, employee_id E1) '-1'")
     assert problem.count("row ") == 5 and problem.endswith("(first 5 shown)")
 
 
@@ -175,7 +203,7 @@ def test_line_numbers_are_omitted_when_rows_span_several_lines(tmp_path: Path) -
         "B,1980-01-01,2030-01-01,50000,\n"
     )
     message = str(_raises(path))
-    assert "hire_date is after the census date 2024-12-31: 1 row: row 2 '2030-01-01'" in message
+    assert "hire_date is after the census date 2024-12-31: 1 row: row 2 (employee_id B) '2030-01-01'" in message
 
 
 def test_active_column_used_only_without_termination_date(tmp_path: Path) -> None:
@@ -278,7 +306,7 @@ def test_parquet_bad_row_is_reported_by_row_number(tmp_path: Path) -> None:
            FROM range(100000) r(i)""",
     )
     message = str(_raises(src))
-    assert "hire_date is after the census date 2024-12-31: 1 row: row 100000 '2026-01-01'" in message
+    assert "hire_date is after the census date 2024-12-31: 1 row: row 100000 (employee_id E99999) '2026-01-01'" in message
     assert "(line" not in message
 
 
@@ -422,7 +450,7 @@ def test_bad_last_row_of_a_large_file_is_reported(tmp_path: Path) -> None:
     path = tmp_path / "big.csv"
     _big_csv_with_bad_last_row(path, 50_000)
     message = str(_raises(path))
-    assert "annual_compensation is not > 0: 1 row: row 50000 (line 50001) '-5'" in message
+    assert "annual_compensation is not > 0: 1 row: row 50000 (line 50001, employee_id EMP_LAST) '-5'" in message
 
 
 @pytest.mark.slow
@@ -432,7 +460,7 @@ def test_million_row_census_validates_fast_and_reports_last_row(tmp_path: Path) 
     started = time.perf_counter()
     message = str(_raises(path))
     elapsed = time.perf_counter() - started
-    assert "annual_compensation is not > 0: 1 row: row 1000000 (line 1000001) '-5'" in message
+    assert "annual_compensation is not > 0: 1 row: row 1000000 (line 1000001, employee_id EMP_LAST) '-5'" in message
     assert elapsed < 30, f"validation of 1M rows took {elapsed:.1f}s"
     # without the bad row, the file stages
     path.write_bytes(path.read_bytes().rstrip(b"\n").rsplit(b"\n", 1)[0] + b"\n")
