@@ -51,19 +51,19 @@ wildcard_constraints:
 
 def _check_census_once(scn):
     """Validate each census before any job starts; remember files already found valid
-    (path, size, mtime, census date, units) so large files are read once, not per run."""
+    (path, size, mtime, census date, units, sheet) so large files are read once, not per run."""
     path = Path(scn["census"])
     stat = path.stat()
     key = plansim_config.hashlib.sha256(json.dumps(
         [str(path.resolve()), stat.st_size, stat.st_mtime_ns, scn["census_date"], scn["deferral_rate_units"],
-         len(scn["workforce"]["promotion_rates"])]).encode()).hexdigest()[:20]
+         len(scn["workforce"]["promotion_rates"]), scn["census_sheet"]]).encode()).hexdigest()[:20]
     stamp = Path(".snakemake/plansim/census-ok") / key
     if stamp.exists():
         return
     try:
         census_checks.validate_census(path, plansim_config.dt.date.fromisoformat(scn["census_date"]),
                                       max_job_level=len(scn["workforce"]["promotion_rates"]),
-                                      deferral_rate_units=scn["deferral_rate_units"])
+                                      deferral_rate_units=scn["deferral_rate_units"], sheet=scn["census_sheet"])
     except PlansimError as error:
         raise WorkflowError(str(error)) from None
     stamp.parent.mkdir(parents=True, exist_ok=True)
@@ -162,6 +162,7 @@ def get_plan_params(wildcards):
 def get_census_params(wildcards):
     scn = get_scenario(wildcards)
     return json.dumps({"census_date": scn["census_date"], "deferral_rate_units": scn["deferral_rate_units"],
+                       "census_sheet": scn["census_sheet"],
                        "max_job_level": len(scn["workforce"]["promotion_rates"])}, sort_keys=True)
 
 

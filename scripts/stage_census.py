@@ -11,7 +11,8 @@ def main(smk, log):
     ensure_preflight(scenario_of(smk), log)
     params = json.loads(smk.params.census)
     summary = stage_census(smk.input.census, smk.output.staged, dt.date.fromisoformat(params["census_date"]),
-                           max_job_level=params["max_job_level"], deferral_rate_units=params["deferral_rate_units"])
+                           max_job_level=params["max_job_level"], deferral_rate_units=params["deferral_rate_units"],
+                           sheet=params["census_sheet"])
     log(summary.line())
 
 

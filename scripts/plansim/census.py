@@ -119,11 +119,12 @@ class CensusSummary:
 
 
 class _Invalid(Exception):
-    """Internal: structural problems that stop validation early."""
+    """Internal: structural problems that stop validation early (``sheet``: of the workbook read)."""
 
-    def __init__(self, problems: list[str]):
+    def __init__(self, problems: list[str], sheet: str | None = None):
         super().__init__("; ".join(problems))
         self.problems = problems
+        self.sheet = sheet
 
 
 @dataclass
@@ -429,13 +430,16 @@ def _load_excel(con: duckdb.DuckDBPyConnection, path: Path, sheet: str | None) -
     skipped (like blank CSV lines) and every other row keeps its sheet row number."""
     name, first_row, rows = _open_sheet(path, sheet)
     if not rows:
-        raise _Invalid([f"sheet {name!r} is empty: expected a header row and one row per employee"])
+        raise _Invalid(["the sheet is empty: expected a header row and one row per employee"], name)
     names = [_cell_text(v) for v in rows[0]]
-    column_set, index, shown = _map_columns(names)
+    try:
+        column_set, index, shown = _map_columns(names)
+    except _Invalid as exc:
+        raise _Invalid(exc.problems, name) from None
     width = len(names)
     kept = [(first_row + 1 + i, r) for i, r in enumerate(rows[1:]) if r.count("") != width]
     if not kept:
-        raise _Invalid([f"sheet {name!r} has a header row but no data rows: expected one row per employee"])
+        raise _Invalid(["the sheet has a header row but no data rows: expected one row per employee"], name)
     columns = {"rn": pa.array(range(1, len(kept) + 1), pa.int64()),
                "ln": pa.array([ln for ln, _ in kept], pa.int64())}
     for i in sorted(set(index.values())):
@@ -675,6 +679,11 @@ _ACTIVE_SQL = (
 )
 
 
+def _where(path: Path, sheet: str | None) -> str:
+    """The file (and the sheet read, for a workbook) as a CensusError names it."""
+    return f"{path} (sheet {sheet!r})" if sheet is not None else str(path)
+
+
 def _check_and_summarise(
     path: Path, census_date: datetime.date, max_job_level: int, units: str, sheet: str | None
 ) -> tuple[_Source, CensusSummary]:
@@ -682,14 +691,13 @@ def _check_and_summarise(
     try:
         src = _load(path, sheet)
     except _Invalid as exc:
-        raise CensusError(str(path), exc.problems) from None
+        raise CensusError(_where(path, exc.sheet), exc.problems) from None
     except duckdb.Error as exc:  # anything DuckDB could not read at all
         raise CensusError(str(path), [f"cannot be read: {str(exc).splitlines()[0]}"]) from None
     try:
         problems = _run_checks(src, census_date, max_job_level, units)
         if problems:
-            where = f"{path} (sheet {src.sheet!r})" if src.sheet is not None else str(path)
-            raise CensusError(where, problems)
+            raise CensusError(_where(path, src.sheet), problems)
         active_sql = _ACTIVE_SQL.format(cd=_sql_str(census_date.isoformat()))
         active = src.con.execute(f"SELECT count(*) FILTER (WHERE {active_sql}) FROM p").fetchone()[0]
     except BaseException:
