@@ -306,7 +306,8 @@ def test_parquet_bad_row_is_reported_by_row_number(tmp_path: Path) -> None:
            FROM range(100000) r(i)""",
     )
     message = str(_raises(src))
-    assert "hire_date is after the census date 2024-12-31: 1 row: row 100000 (employee_id E99999) '2026-01-01'" in message
+    assert ("hire_date is after the census date 2024-12-31: 1 row: row 100000 (employee_id E99999) '2026-01-01'"
+            in message)
     assert "(line" not in message
 
 

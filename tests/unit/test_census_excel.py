@@ -19,6 +19,7 @@ import duckdb
 import openpyxl
 import pytest
 import yaml
+from python_calamine import CalamineWorkbook
 
 from plansim import cli
 from plansim.census import CensusSummary, stage_census, validate_census
@@ -146,23 +147,27 @@ def _soffice() -> str:
     pytest.skip(message)
 
 
-def test_workbook_saved_by_libreoffice_stages_like_the_csv(tmp_path: Path) -> None:
+@pytest.mark.parametrize("suffix", ["xlsx", "xls"])
+def test_workbook_saved_by_libreoffice_stages_like_the_csv(tmp_path: Path, suffix: str) -> None:
     soffice = _soffice()
     source = tmp_path / "census.csv"
     shutil.copy(VALID_CSV, source)
     profile = (tmp_path / "lo-profile").as_uri()  # its own profile: runs in parallel do not clash
     proc = subprocess.run(
-        [soffice, f"-env:UserInstallation={profile}", "--headless", "--convert-to", "xlsx",
+        [soffice, f"-env:UserInstallation={profile}", "--headless", "--convert-to", suffix,
          "--outdir", str(tmp_path / "lo"), str(source)],
         capture_output=True, text=True, timeout=180, check=False,
     )
-    xlsx = tmp_path / "lo" / "census.xlsx"
-    assert proc.returncode == 0 and xlsx.exists(), f"soffice failed: {proc.stdout}\n{proc.stderr}"
-    cell = openpyxl.load_workbook(xlsx)["census"]["B2"].value
-    assert isinstance(cell, datetime.datetime), f"LibreOffice kept the birth date as {cell!r}, not a date cell"
+    book = tmp_path / "lo" / f"census.{suffix}"
+    assert proc.returncode == 0 and book.exists(), f"soffice failed: {proc.stdout}\n{proc.stderr}"
+    if suffix == "xlsx":
+        cell = openpyxl.load_workbook(book)["census"]["B2"].value
+    else:  # openpyxl does not read .xls
+        cell = CalamineWorkbook.from_path(str(book)).get_sheet_by_name("census").to_python()[1][1]
+    assert isinstance(cell, datetime.date), f"LibreOffice kept the birth date as {cell!r}, not a date cell"
 
     stage_census(VALID_CSV, tmp_path / "from_csv.parquet", CENSUS_DATE)
-    summary = stage_census(xlsx, tmp_path / "from_lo.parquet", CENSUS_DATE)
+    summary = stage_census(book, tmp_path / "from_lo.parquet", CENSUS_DATE)
     assert _content_checksum(tmp_path / "from_lo.parquet") == _content_checksum(tmp_path / "from_csv.parquet")
     assert summary.sheet == "census"
 
