@@ -24,7 +24,8 @@ import yaml
 
 from plansim.errors import ConfigError
 
-SCHEMA_PATH = Path(__file__).resolve().parents[2] / "schemas" / "config.schema.yaml"
+# Package data (pyproject.toml); in a checkout it links to schemas/config.schema.yaml, its one home.
+SCHEMA_PATH = (Path(__file__).resolve().parent / "config.schema.yaml").resolve()
 SCENARIO_ID = re.compile(r"^[a-z0-9_]+$")
 
 TABLE_KEYS = {"plan_designs", "scenarios", "sweeps"}
