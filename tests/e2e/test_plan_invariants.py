@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import pandas as pd
 import pytest
-import yaml
+
+from plansim.config import load_scenarios
 
 pytestmark = pytest.mark.slow
 
@@ -30,9 +31,8 @@ def read(wd, scenario, year, model):
 
 
 def plan_design(wd, scenario):
-    cfg = yaml.safe_load((wd / "config.yaml").read_text())
-    design_id = (cfg["scenarios"].get(scenario) or {}).get("plan_design_id", cfg["plan_design_id"])
-    return cfg["plan_designs"][design_id]
+    """The scenario's resolved plan design (a design may inherit from another with `extends`)."""
+    return load_scenarios(wd / "config.yaml")[scenario]["plan_design"]
 
 
 @pytest.fixture(params=RUNS, ids=[f"{r}-{s}" for r, s in RUNS])
