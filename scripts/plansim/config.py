@@ -31,7 +31,7 @@ SCENARIO_ID = re.compile(r"^[a-z0-9_]+$")
 TABLE_KEYS = {"plan_designs", "scenarios", "sweeps"}
 
 # Keys that orchestration consumes (Snakemake / Python) rather than SQL.
-ORCHESTRATION_KEYS = {"end_year", "census", "census_date", "deferral_rate_units", "dbt_threads"}
+ORCHESTRATION_KEYS = {"end_year", "census", "census_sheet", "census_date", "deferral_rate_units", "dbt_threads"}
 
 
 # --------------------------------------------------------------------------- loading
