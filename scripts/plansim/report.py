@@ -12,8 +12,11 @@ from __future__ import annotations
 import csv
 import html
 import json
+import math
 import os
+import re
 from collections.abc import Iterable, Mapping, Sequence
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -57,7 +60,10 @@ IDENTITY_FIELDS = ("scenario_id", "plan_design_id", "simulation_year")
 KEY_FIGURES = ["headcount_end", "hires", "participation_rate", "average_deferral_rate", "total_payroll",
                "employee_deferrals", "employer_match", "employer_core", "employer_cost_pct_of_payroll"]
 
-EXCEL_FORMATS = {"count": "#,##0", "money": "#,##0.00", "fraction": "0.00%", "percent": "0.00"}
+# Number formats of the workbook by kind of figure. A "percent" figure (in percent in summary.csv)
+# goes into its cell as a fraction, 4.86 -> 0.0486, so that it shows as 4.86% and a formula
+# (=L2*U2) gets the value Excel users expect from a percentage cell; "fraction" figures already are.
+EXCEL_FORMATS = {"count": "#,##0", "money": "#,##0.00", "fraction": "0.00%", "percent": "0.00%"}
 
 # Event types in the order a year happens (SPEC §4); types not listed follow, sorted.
 EVENT_ORDER = ["hire", "termination", "retirement", "promotion", "raise", "eligibility", "enrollment",
@@ -159,25 +165,38 @@ def _excel_value(value: Any) -> Any:
     return value
 
 
+def _filter_width(name: str, least: float, most: float) -> float:
+    """A column wide enough for its header ``name`` and the header's filter button."""
+    return max(least, min(len(name) + 4, most))
+
+
+def _excel_figure(field: str, value: Any) -> Any:
+    """A summary figure as its workbook cell holds it: percents as fractions (exactly: 4.8633 ->
+    0.048633), everything else as in summary.csv."""
+    if FIGURES.get(field, ("", ""))[1] == "percent" and isinstance(value, float) and math.isfinite(value):
+        return Decimal(repr(value)).scaleb(-2)
+    return value
+
+
 def _summary_sheet(wb: Workbook, summary: list[dict[str, Any]], fields: list[str]) -> None:
-    widths = [14 if f in IDENTITY_FIELDS else max(14, min(len(f) + 2, 30)) for f in fields]
+    widths = [_filter_width(f, 14, 32) for f in fields]
     formats = [EXCEL_FORMATS.get(FIGURES.get(f, ("", ""))[1]) for f in fields]
-    with wb.sheet("Summary", freeze="D2", widths=widths) as ws:
+    with wb.sheet("Summary", freeze="D2", widths=widths) as ws:  # header and scenario, design, year
         ws.header(fields)
         for row in summary:
-            ws.append([row.get(f) for f in fields], formats)
+            ws.append([_excel_figure(f, row.get(f)) for f in fields], formats)
 
 
 def _events_sheet(wb: Workbook, events_files: Sequence[str | Path]) -> int:
     years, rows = events_by_type(events_files)
     formats = [None, None] + ["#,##0"] * (len(years) + 1)
-    with wb.sheet("Events by type", freeze="C2", widths=[22, 26] + [12] * (len(years) + 1)) as ws:
+    with wb.sheet("Events by type", freeze="C2", widths=[22, 28] + [12] * (len(years) + 1)) as ws:
         ws.header(["event_type", "event_subtype", *map(str, years), "total"])
         for event_type, subtype, counts in rows:
             values = [counts.get(year, 0) for year in years]
             ws.append([event_type, subtype or None, *values, sum(values)], formats)
         totals = [sum(counts.get(year, 0) for *_, counts in rows) for year in years]
-        ws.append(["all events", None, *totals, sum(totals)], formats)
+        ws.append_footer(["all events", None, *totals, sum(totals)], formats)  # stays last when sorted
     return len(rows)
 
 
@@ -205,9 +224,27 @@ def _snapshot_sheet(wb: Workbook, snapshot_file: str | Path, year: int, max_rows
         note = (f"NOTE: {total:,} rows in {Path(snapshot_file).name}; only the first {max_rows:,} fit in "
                 f"an Excel sheet and are shown here. The full table is {snapshot_file}.")
     written = wb.parquet_sheet(f"Workforce {year}", snapshot_file, header=names, note=note,
-                               formats=_snapshot_formats(parquet.schema_arrow), limit=max_rows, freeze="E2",
-                               widths=[max(11, min(len(n) + 2, 24)) for n in names] + [90])
+                               formats=_snapshot_formats(parquet.schema_arrow), limit=max_rows,
+                               freeze="E2", widths=[_filter_width(n, 12, 28) for n in names] + [90])
     return {"rows": total, "written": written}
+
+
+# Settings that are shares (config.yaml: "Rates are fractions (0.03 = 3%)") and that are dollars,
+# by the last name of their dotted key, list numbers left out.
+PERCENT_SETTINGS = ("rate", "promotion_raise", "new_hire_level_mix", "increment", "cap", "from", "to", "probability")
+MONEY_SETTINGS = ("compensation_bands",)
+
+
+def _setting_format(key: str, value: Any) -> str | None:
+    """The number format of a setting's value: percent for rates and shares, money for pay."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    name = re.sub(r"\[\d+\]", "", key).rsplit(".", 1)[-1]
+    if name in PERCENT_SETTINGS or name.endswith(("_rate", "_rates")):
+        return EXCEL_FORMATS["fraction"]
+    if name in MONEY_SETTINGS:
+        return EXCEL_FORMATS["money"]
+    return None
 
 
 def _assumptions_sheet(wb: Workbook, scenario: Mapping[str, Any]) -> int:
@@ -217,10 +254,10 @@ def _assumptions_sheet(wb: Workbook, scenario: Mapping[str, Any]) -> int:
     order = [k for k in first if k in scenario] + [k for k in scalars if k not in first] + [
         k for k in scenario if k not in first and k not in scalars]
     pairs = flatten({key: scenario[key] for key in order})
-    with wb.sheet("Assumptions", freeze="A2", widths=[58, 30]) as ws:
+    with wb.sheet("Assumptions", freeze="B2", widths=[60, 30]) as ws:
         ws.header(["setting (lists numbered from 1: level 1, tier 1, ...)", "value"])
         for key, value in pairs:
-            ws.append([key, _excel_value(value)])
+            ws.append([key, _excel_value(value)], [None, _setting_format(key, value)])
     return len(pairs)
 
 
@@ -229,7 +266,9 @@ def _metadata_sheet(wb: Workbook, done_files: Sequence[str | Path], scenario: Ma
     with wb.sheet("Run metadata", freeze="B2", widths=[52] + [24] * len(years)) as ws:
         ws.header(["key (from each year's done file)", *map(str, years)])
         for key, values in rows:
-            ws.append([key, *(_excel_value(values.get(year)) for year in years)])
+            cells = [_excel_value(values.get(year)) for year in years]
+            count = EXCEL_FORMATS["count"] if key.startswith("row_counts.") else None
+            ws.append([key, *cells], [None, *(count if type(v) is int else None for v in cells)])
 
 
 def write_workbook(out: str | Path, *, summary_csv: str | Path, events_files: Sequence[str | Path],
@@ -237,10 +276,12 @@ def write_workbook(out: str | Path, *, summary_csv: str | Path, events_files: Se
                    max_rows: int = EXCEL_MAX_DATA_ROWS) -> dict[str, Any]:
     """The analyst's workbook of one scenario, written atomically to ``out``.
 
-    Sheets: Summary (summary.csv as is), Events by type (counts per type/subtype and year),
-    Workforce <end year> (the final year's fct_workforce_snapshot; the first ``max_rows``
-    rows and a note when it has more), Assumptions (the resolved scenario, flattened),
-    Run metadata (the years' done sentinels). Returns what it wrote."""
+    Sheets: Summary (summary.csv, percents as fractions with a percent format), Events by type
+    (counts per type/subtype and year, totals last), Workforce <end year> (the final year's
+    fct_workforce_snapshot; the first ``max_rows`` rows and a note when it has more),
+    Assumptions (the resolved scenario, flattened), Run metadata (the years' done sentinels).
+    Every sheet is a table: a filter on its header row, the header (and identity columns)
+    frozen, money, percent and count formats. Returns what it wrote."""
     with open(summary_csv, newline="") as fh:
         fields = list(csv.DictReader(fh).fieldnames or SUMMARY_FIELDS)
     summary = read_summary(summary_csv)

@@ -7,8 +7,10 @@ functions, batch by batch, so neither a sheet nor the table is ever held in memo
 
 The package is the minimal Office Open XML workbook: content types, relationships, the
 workbook, a fixed style table (:data:`FORMATS`) and one worksheet per sheet with frozen panes,
-column widths and rows of cells holding numbers, booleans, inline strings or dates (serial day
-numbers with a date style). A value of None is no cell at all.
+column widths, rows of cells holding numbers, booleans, inline strings or dates (serial day
+numbers with a date style) and an autoFilter on the header row of its table (with the hidden
+``_xlnm._FilterDatabase`` name of the filtered range that Excel writes and LibreOffice reads the
+filter from). A value of None is no cell at all.
 """
 
 from __future__ import annotations
@@ -285,43 +287,77 @@ class ParquetRows:
 
 # ---------------------------------------------------------------------------- sheets
 class Sheet:
-    """One worksheet being written: each row goes straight into the sheet's zip entry."""
+    """One worksheet being written: each row goes straight into the sheet's zip entry.
+
+    A sheet is a table: its header row (see :meth:`header`) and the rows appended after it, which
+    an autoFilter on the header covers; footer rows (totals) follow the table outside the filter,
+    so sorting or filtering the table leaves them where they are."""
 
     def __init__(self, stream: IO[bytes], freeze: str | None, widths: Sequence[float]):
         self._stream = stream
         self.next_row = 1
+        self._table: tuple[int, int] | None = None  # (header row, columns) once a filtered header is written
+        self._table_end = 0  # the table's last row
+        self._footer = False
+        self.filter_ref: str | None = None  # the autoFilter's range, set on close
         stream.write(_worksheet_head(freeze, widths).encode())
 
     def _write_row(self, cells: str) -> None:
         self._stream.write(f'<row r="{self.next_row}">{cells}</row>'.encode())
         self.next_row += 1
 
-    def header(self, names: Sequence[str], note: str | None = None) -> None:
-        """The header row: ``names`` bold on a light fill, then ``note`` (if any) bold in red."""
+    def header(self, names: Sequence[str], note: str | None = None, *, autofilter: bool = True) -> None:
+        """The header row: ``names`` bold on a light fill, then ``note`` (if any) bold in red.
+        With ``autofilter``, the table's columns (``names``, not the note) get filter buttons."""
         row = self.next_row
+        if autofilter and names:
+            if self._table is not None:
+                raise ValueError("a sheet has one filtered table")
+            self._table, self._table_end = (row, len(names)), row
         cells = [cell_xml(f"{column_letter(i)}{row}", name, HEADER) for i, name in enumerate(names, start=1)]
         if note is not None:
             cells.append(cell_xml(f"{column_letter(len(names) + 1)}{row}", note, NOTE))
         self._write_row("".join(cells))
 
-    def append(self, values: Sequence[Any], formats: Sequence[str | None] | None = None) -> None:
-        """One row of values; ``formats``, if given, holds a number format (or None) per value."""
+    def _extend_table(self, rows: int) -> None:
+        if self._footer:
+            raise ValueError("table rows cannot follow a footer row")
+        if self._table is not None:
+            self._table_end = self.next_row + rows - 1
+
+    def _row_cells(self, values: Sequence[Any], formats: Sequence[str | None] | None) -> str:
         row = self.next_row
         styles = [style_of(f) for f in formats] if formats is not None else [DEFAULT] * len(values)
-        self._write_row("".join(cell_xml(f"{column_letter(i)}{row}", value, style)
-                                for i, (value, style) in enumerate(zip(values, styles, strict=True), start=1)))
+        return "".join(cell_xml(f"{column_letter(i)}{row}", value, style)
+                       for i, (value, style) in enumerate(zip(values, styles, strict=True), start=1))
+
+    def append(self, values: Sequence[Any], formats: Sequence[str | None] | None = None) -> None:
+        """One row of the table; ``formats``, if given, holds a number format (or None) per value."""
+        self._extend_table(1)
+        self._write_row(self._row_cells(values, formats))
+
+    def append_footer(self, values: Sequence[Any], formats: Sequence[str | None] | None = None) -> None:
+        """One row after the table (a total), outside its autoFilter; only footers may follow."""
+        self._footer = True
+        self._write_row(self._row_cells(values, formats))
 
     def append_parquet(self, rows: ParquetRows) -> int:
-        """All of ``rows``, which must start at this sheet's next row; returns how many."""
+        """All of ``rows`` as table rows, which must start at this sheet's next row; returns how many."""
         if rows.first_row != self.next_row:
             raise ValueError(f"the parquet rows start at row {rows.first_row}, the sheet is at row {self.next_row}")
+        self._extend_table(rows.rows)
         for chunk in rows.chunks():
             self._stream.write(chunk)
         self.next_row += rows.rows
         return rows.rows
 
     def close(self) -> None:
-        self._stream.write(b"</sheetData></worksheet>")
+        tail = "</sheetData>"
+        if self._table is not None:
+            row, columns = self._table
+            self.filter_ref = f"A{row}:{column_letter(columns)}{self._table_end}"
+            tail += f'<autoFilter ref="{self.filter_ref}"/>'
+        self._stream.write(f"{tail}</worksheet>".encode())
         self._stream.close()
 
     def __enter__(self) -> Sheet:
@@ -346,6 +382,15 @@ def _worksheet_head(freeze: str | None, widths: Sequence[float]) -> str:
     return f'{_XML}<worksheet xmlns="{_MAIN}"><sheetViews>{view}</sheetViews>{cols}<sheetData>'
 
 
+def _absolute_range(sheet: str, ref: str) -> str:
+    """``'Sheet name'!$A$1:$C$9`` for the range ``A1:C9`` of ``sheet``."""
+    corners = []
+    for corner in ref.split(":"):
+        column, row = _split_ref(corner)
+        corners.append(f"${column_letter(column)}${row}")
+    return "'" + sheet.replace("'", "''") + "'!" + ":".join(corners)
+
+
 # ---------------------------------------------------------------------------- workbook
 class Workbook:
     """An .xlsx file being written, one sheet after the other (a zip file has one entry open
@@ -355,6 +400,7 @@ class Workbook:
     def __init__(self, path: str | Path, compresslevel: int = COMPRESSLEVEL):
         self._zip = zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=compresslevel)
         self._names: list[str] = []
+        self._sheets: list[Sheet] = []
 
     def sheet(self, name: str, *, freeze: str | None = None, widths: Sequence[float] = (),
               size_hint: int = 0) -> Sheet:
@@ -366,7 +412,8 @@ class Workbook:
         self._names.append(name)
         stream = self._zip.open(f"xl/worksheets/sheet{len(self._names)}.xml", "w",
                                 force_zip64=size_hint > _ZIP64_FROM)
-        return Sheet(stream, freeze, widths)
+        self._sheets.append(Sheet(stream, freeze, widths))
+        return self._sheets[-1]
 
     def parquet_sheet(self, name: str, path: str | Path, *, header: Sequence[str], note: str | None = None,
                       formats: Mapping[str, str] | None = None, limit: int, freeze: str | None = None,
@@ -415,8 +462,13 @@ class Workbook:
                         f'Type="{_REL}/officeDocument" Target="xl/workbook.xml"/></Relationships>')
         sheets = "".join(f'<sheet name={quoteattr(name)} sheetId="{i}" r:id="rId{i}"/>'
                          for i, name in zip(numbers, self._names))
+        filters = "".join(
+            f'<definedName name="_xlnm._FilterDatabase" localSheetId="{index}" hidden="1">'
+            f"{escape(_absolute_range(name, sheet.filter_ref))}</definedName>"
+            for index, (name, sheet) in enumerate(zip(self._names, self._sheets)) if sheet.filter_ref)
+        filters = f"<definedNames>{filters}</definedNames>" if filters else ""
         workbook = (f'{_XML}<workbook xmlns="{_MAIN}" xmlns:r="{_REL}">'
-                    f'<bookViews><workbookView/></bookViews><sheets>{sheets}</sheets></workbook>')
+                    f'<bookViews><workbookView/></bookViews><sheets>{sheets}</sheets>{filters}</workbook>')
         workbook_rels = (
             f'{_XML}<Relationships xmlns="{_PKG_REL}">'
             + "".join(f'<Relationship Id="rId{i}" Type="{_REL}/worksheet" Target="worksheets/sheet{i}.xml"/>'

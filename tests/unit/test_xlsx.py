@@ -99,6 +99,43 @@ def test_the_package_is_a_valid_zip_with_the_parts_excel_needs(small_book):
     assert '<t xml:space="preserve">  padded  </t>' in sheet
 
 
+def test_every_table_has_a_filter_on_its_header_row_and_a_frozen_pane(small_book):
+    wb = load_workbook(small_book)
+    # The note column (D) is not part of the table; 'Second' is a header with no rows yet.
+    assert {ws.title: ws.auto_filter.ref for ws in wb.worksheets} == {"Values": "A1:C6", "Second": "A1:A1"}
+    with zipfile.ZipFile(small_book) as zf:
+        sheet = zf.read("xl/worksheets/sheet1.xml").decode()
+        book = zf.read("xl/workbook.xml").decode()
+    assert ('<pane xSplit="2" ySplit="1" topLeftCell="C2" activePane="bottomRight" state="frozen"/>' in sheet)
+    assert sheet.endswith('</sheetData><autoFilter ref="A1:C6"/></worksheet>'), "autoFilter goes after sheetData"
+    # Excel writes, and LibreOffice reads the filter from, a hidden name of the filtered range per sheet.
+    assert ('<definedName name="_xlnm._FilterDatabase" localSheetId="0" hidden="1">\'Values\'!$A$1:$C$6'
+            '</definedName>') in book
+    assert '<definedName name="_xlnm._FilterDatabase" localSheetId="1" hidden="1">\'Second\'!$A$1:$A$1' in book
+
+
+def test_footer_rows_stay_out_of_the_filter_and_a_sheet_without_header_has_none(tmp_path):
+    path = tmp_path / "footer.xlsx"
+    with xlsx.Workbook(path) as wb:
+        with wb.sheet("Bob's totals", freeze="B2") as ws:
+            ws.header(["kind", "n"])
+            ws.append(["a", 1], [None, "#,##0"])
+            ws.append(["b", 2], [None, "#,##0"])
+            ws.append_footer(["all", 3], [None, "#,##0"])
+            with pytest.raises(ValueError, match="cannot follow a footer"):
+                ws.append(["c", 4])
+        with wb.sheet("bare") as ws:
+            ws.append([1])
+        with wb.sheet("unfiltered") as ws:
+            ws.header(["x"], autofilter=False)
+    wb = load_workbook(path)
+    assert [ws.auto_filter.ref for ws in wb.worksheets] == ["A1:B3", None, None]
+    assert values(path, "Bob's totals")[-1] == ("all", 3) and wb["Bob's totals"]["B4"].number_format == "#,##0"
+    with zipfile.ZipFile(path) as zf:
+        book = zf.read("xl/workbook.xml").decode()
+    assert book.count("_xlnm._FilterDatabase") == 1 and ">'Bob''s totals'!$A$1:$B$3</definedName>" in book
+
+
 def test_bad_input_is_refused(tmp_path):
     with xlsx.Workbook(tmp_path / "bad.xlsx") as wb:
         with pytest.raises(ValueError, match="sheet name"):
@@ -198,6 +235,7 @@ def test_parquet_rows_formats_and_styles_in_normal_mode(tmp_path):
     table = typed_table(12)
     ws = load_workbook(parquet_book(tmp_path, table, limit=100))["Table"]
     assert ws.freeze_panes == "E2" and ws.column_dimensions["M"].width == 11
+    assert ws.auto_filter.ref == "A1:M13", "the filter covers the header and every row"
     formats = {name: ws.cell(2, i).number_format for i, name in enumerate(table.column_names, start=1)}
     assert formats == {**{name: "General" for name in table.column_names}, **FORMATS, "stamp": "yyyy-mm-dd"}
     assert all(ws.cell(1, i).font.b for i in range(1, table.num_columns + 1))
@@ -212,6 +250,7 @@ def test_parquet_rows_stop_at_the_limit(tmp_path):
     assert rows[0] == (*table.column_names, "NOTE: 100 rows; only the first 10 fit")
     assert [r[0] for r in rows[1:]] == table.column("id").to_pylist()[:10]
     ws = load_workbook(path)["Table"]
+    assert ws.auto_filter.ref == "A1:M11", "the rows written, not the note's column"
     assert ws.cell(1, table.num_columns + 1).font.color.rgb.endswith("9C0006")
     with zipfile.ZipFile(path) as zf:
         sheet = zf.read("xl/worksheets/sheet1.xml").decode()
@@ -251,7 +290,9 @@ def analyst_inputs(tmp_path: Path, snapshot_rows: int) -> dict:
     snapshot = tmp_path / "fct_workforce_snapshot.parquet"
     pq.write_table(typed_table(snapshot_rows), snapshot)
     scenario = {"scenario_id": "s", "plan_design_id": "standard", "start_year": 2025, "end_year": 2026,
-                "random_seed": 42, "census_date": "2024-12-31", "workforce": {"promotion_rates": [0.1, 0.05]},
+                "random_seed": 42, "census_date": "2024-12-31",
+                "workforce": {"promotion_rates": [0.1, 0.05], "compensation_bands": [[35000, 60000]],
+                              "termination_level_multipliers": [1.2]},
                 "plan_design": {"match_tiers": [{"rate": 1.0}, {"rate": 0.5}], "auto_enrollment": {"enabled": True}}}
     return {"summary_csv": summary, "events_files": events, "snapshot_file": snapshot, "done_files": done,
             "scenario": scenario}
@@ -260,35 +301,51 @@ def analyst_inputs(tmp_path: Path, snapshot_rows: int) -> dict:
 def test_write_workbook_sheets_formats_panes_and_widths(tmp_path):
     out = tmp_path / "s.xlsx"
     written = write_workbook(out, **analyst_inputs(tmp_path, 30), max_rows=20)
-    assert written == {"years": 2, "event_rows": 2, "snapshot_rows": 30, "snapshot_rows_written": 20, "settings": 11}
+    assert written == {"years": 2, "event_rows": 2, "snapshot_rows": 30, "snapshot_rows_written": 20, "settings": 14}
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == [], "temp file left behind"
     wb = load_workbook(out)
     assert wb.sheetnames == ["Summary", "Events by type", "Workforce 2026", "Assumptions", "Run metadata"]
     panes = {ws.title: ws.freeze_panes for ws in wb.worksheets}
-    assert panes == {"Summary": "D2", "Events by type": "C2", "Workforce 2026": "E2", "Assumptions": "A2",
+    assert panes == {"Summary": "D2", "Events by type": "C2", "Workforce 2026": "E2", "Assumptions": "B2",
                      "Run metadata": "B2"}
+    filters = {ws.title: ws.auto_filter.ref for ws in wb.worksheets}
+    assert filters == {"Summary": "A1:V3", "Events by type": "A1:E3", "Workforce 2026": "A1:M21",
+                       "Assumptions": "A1:B15", "Run metadata": "A1:C5"}, "the events' total row stays out"
     summary = wb["Summary"]
     assert summary["F2"].value == 0.03 and summary["F2"].number_format == "0.00%"
     assert summary["E2"].value == 100 and summary["E2"].number_format == "#,##0"
     # L = total_payroll, U = employer_cost_pct_of_payroll (SUMMARY_FIELDS order)
     assert summary["L2"].value == 1234567.891 and summary["L2"].number_format == "#,##0.00"
-    assert summary["U2"].number_format == "0.00" and summary["D2"].value is None
-    assert summary.column_dimensions["A"].width == 14 and summary.column_dimensions["U"].width == 30
+    assert summary["U2"].value == 0.045 and summary["U2"].number_format == "0.00%", "4.5 in summary.csv is 4.50%"
+    assert summary["D2"].value is None
+    with zipfile.ZipFile(out) as zf:
+        assert '<c r="U2" s="5"><v>0.045</v></c>' in zf.read("xl/worksheets/sheet1.xml").decode(), "exactly 4.5/100"
+    widths = {c: summary.column_dimensions[c].width for c in "ACU"}
+    assert widths == {"A": 15, "C": 19, "U": 32}, "header text and its filter button fit"
     events = [tuple(c.value for c in row) for row in wb["Events by type"].iter_rows()]
     assert events == [("event_type", "event_subtype", "2025", "2026", "total"), ("hire", None, 2, 2, 4),
                       ("raise", "merit", 1, 1, 2), ("all events", None, 3, 3, 6)]
     assert wb["Events by type"]["E4"].number_format == "#,##0"
     workforce = wb["Workforce 2026"]
     assert workforce.max_row == 21 and workforce["N1"].value.startswith("NOTE: 30 rows in fct_workforce_snapshot")
-    assert workforce.column_dimensions["N"].width == 90 and workforce.column_dimensions["G"].width == 15
+    assert workforce.column_dimensions["N"].width == 90 and workforce.column_dimensions["G"].width == 17
     formats = {workforce.cell(1, i).value: workforce.cell(2, i).number_format for i in range(1, 14)}
     assert formats["deferral_rate"] == "0.00%", "a decimal named *rate* is a percentage"
     assert formats["pay"] == formats["share"] == formats["whole"] == "#,##0.00", "other decimals are money"
     assert formats["hire_date"] == "yyyy-mm-dd" and formats["level"] == formats["ratio"] == "General"
     settings = dict(tuple(c.value for c in row) for row in wb["Assumptions"].iter_rows(min_row=2))
     assert settings["plan_design.match_tiers[2].rate"] == 0.5 and settings["plan_design.auto_enrollment.enabled"]
+    shown = {row[0].value: row[1].number_format for row in wb["Assumptions"].iter_rows(min_row=2)}
+    assert {k: shown[k] for k in ("workforce.promotion_rates[2]", "plan_design.match_tiers[1].rate",
+                                  "workforce.compensation_bands[1][2]", "workforce.termination_level_multipliers[1]",
+                                  "random_seed", "plan_design.auto_enrollment.enabled")} == {
+        "workforce.promotion_rates[2]": "0.00%", "plan_design.match_tiers[1].rate": "0.00%",
+        "workforce.compensation_bands[1][2]": "#,##0.00", "workforce.termination_level_multipliers[1]": "General",
+        "random_seed": "General", "plan_design.auto_enrollment.enabled": "General"}, "rates as %, pay as money"
     meta = {row[0].value: [c.value for c in row[1:]] for row in wb["Run metadata"].iter_rows()}
     assert meta["random_seed"] == [42, 42] and meta["versions.duckdb"] == ["2", "2"]
+    counts = [row for row in wb["Run metadata"].iter_rows() if row[0].value == "row_counts.fct_yearly_events"][0]
+    assert [c.number_format for c in counts[1:]] == ["#,##0", "#,##0"]
 
 
 def test_write_workbook_leaves_nothing_when_it_fails(tmp_path):
