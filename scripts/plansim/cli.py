@@ -204,14 +204,18 @@ def cmd_sql(opts: argparse.Namespace) -> int:
             raise CliError(f"SQL error: {error}") from None
     if frame is None:  # a statement without a result (e.g. SET)
         return 0
-    if opts.csv:
-        frame.to_csv(sys.stdout, index=False)
-    elif frame.empty:
-        print(", ".join(frame.columns))
-        print("(0 rows)")
-    else:
-        print(frame.to_string(index=False))
-        print(f"({len(frame)} row{'s' if len(frame) != 1 else ''})")
+    try:
+        if opts.csv:
+            frame.to_csv(sys.stdout, index=False)
+        elif frame.empty:
+            print(", ".join(frame.columns))
+            print("(0 rows)")
+        else:
+            print(frame.to_string(index=False))
+            print(f"({len(frame)} row{'s' if len(frame) != 1 else ''})")
+        sys.stdout.flush()
+    except BrokenPipeError:  # `plansim sql ... | head`: the reader has what it wanted
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
     return 0
 
 

@@ -115,6 +115,8 @@ def write_catalog(catalog: str | os.PathLike, sources: Mapping[str, Sequence[str
             con.execute("checkpoint")
         finally:
             con.close()
+        # a WAL left by someone who opened the old catalog read-write is not this file's
+        Path(f"{catalog}.wal").unlink(missing_ok=True)
         os.replace(tmp, catalog)
     except duckdb.Error as error:
         raise CatalogError(f"could not write the results catalog {catalog}: {error}") from None
