@@ -5,6 +5,8 @@ from __future__ import annotations
 import io
 import os
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import duckdb
@@ -186,3 +188,12 @@ def test_sql_without_a_catalog_tells_to_run_the_workflow(tmp_path, capsys):
     assert cli.main(["sql", "select 1", "--results", str(tmp_path / "results")]) == 2
     err = capsys.readouterr().err
     assert err.startswith("plansim: no results catalog at ") and "run the workflow first" in err
+
+
+def test_sql_piped_into_a_reader_that_stops_early_is_not_an_error(results_dir):
+    proc = subprocess.Popen([str(Path(sys.executable).parent / "plansim"), "sql", "select * from range(300000)",
+                             "--results", str(results_dir)], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert proc.stdout.readline().split() == [b"range"]
+    proc.stdout.close()  # as `| head -1` does
+    assert proc.wait(timeout=60) == 0
+    assert b"Traceback" not in proc.stderr.read()
