@@ -30,6 +30,7 @@ localrules:
     plot_scenario,
     compare_scenarios,
     write_catalog,
+    document_models,
 
 
 include: "rules/common.smk"
@@ -48,3 +49,4 @@ rule all:
         expand(rules.plot_scenario.output, scenario=sorted(SCENARIOS)),
         rules.compare_scenarios.output,
         rules.write_catalog.output.catalog,
+        rules.document_models.output,

@@ -8,6 +8,7 @@
 #   results/{scenario}/plots/{headcount,participation,contributions}.png
 #   results/comparison/comparison.csv, .html           scenario x year x key figures
 #   results/comparison/{headcount,participation,average_deferral,employer_cost}.png
+#   results/docs/models.html                           dbt's documentation of every model (offline page)
 
 
 report: "../report/workflow.rst"
@@ -113,3 +114,22 @@ rule compare_scenarios:
         scenarios=get_scenario_ids(),
     script:
         "../scripts/make_comparison.py"
+
+
+# The SQL is compiled with the first scenario's variables: its config is a param, so a change
+# there (or in any dbt source) re-writes the page.
+DOCS_SCENARIO = get_scenario_ids()[0]
+
+
+rule document_models:
+    input:
+        sorted(set(WORKFORCE_CODE + PLAN_CODE)),
+    output:
+        page=report(f"{RESULTS}/docs/models.html", caption="../report/model_docs.rst",
+                    category="Model documentation", labels={"result": "Every model: grain, columns, tests, lineage"}),
+    log:
+        f"{LOGS}/docs/document_models.log",
+    params:
+        scenario=json.dumps(SCENARIOS[DOCS_SCENARIO], default=str),
+    script:
+        "../scripts/make_model_docs.py"
