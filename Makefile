@@ -18,11 +18,10 @@ $(STAMP): pyproject.toml constraints.txt scripts/slurm/requirements.txt
 
 install: $(STAMP)
 
+# Simulate every scenario, build the workbooks, plots, comparison and the HTML report, then
+# print the files to open next and each scenario's key figures.
 run: $(STAMP)
-	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/snakemake --cores $(CORES)
-	@echo ""
-	@echo "Results: results/<scenario>/<year>/*.parquet, results/<scenario>/summary.csv"
-	@for f in results/*/summary.csv; do echo "  $$f"; done
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/plansim report --cores $(CORES) --out results/report.html
 
 system-deps:
 	bash scripts/ci/install_system_deps.sh

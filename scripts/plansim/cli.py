@@ -3,7 +3,7 @@
     plansim run [--scenario S ...] [--until YEAR] [--cores N] [--configfile F] [--dry-run] [-- SNAKEMAKE_ARGS]
     plansim compare [--cores N] [--configfile F] [--dry-run]
     plansim report [--out report.html] [--cores N] [--configfile F]
-    plansim validate-census FILE [--census-date D] [--units fraction|percent] [--max-job-level N]
+    plansim validate-census FILE [--census-date D] [--units fraction|percent] [--max-job-level N] [--sheet NAME]
     plansim sql "select ..." [--csv] [--results DIR]
 
 ``run``, ``compare`` and ``report`` run the ``snakemake`` installed next to this Python, from
@@ -134,7 +134,10 @@ def cmd_report(opts: argparse.Namespace) -> int:
         return code
     code = _execute(snakemake_command(["--report", str(out), *_common(opts)]))
     if code == 0:
+        from plansim.overview import render
+
         print(f"plansim: report written to {out}", flush=True)
+        print(render(Path(RESULTS), sorted(_scenarios(Path(opts.configfile or DEFAULT_CONFIG))), out), flush=True)
     return code
 
 
@@ -157,6 +160,9 @@ def _census_defaults(configfile: Path) -> dict:
         out["census_date"] = f"{raw['start_year'] - 1}-12-31"
     if raw.get("deferral_rate_units"):
         out["units"] = raw["deferral_rate_units"]
+    if raw.get("census_sheet") and raw.get("census"):
+        # the sheet the config names belongs to the config's census file only
+        out["sheet_of"] = (Path(str(raw["census"])), str(raw["census_sheet"]))
     levels = (raw.get("workforce") or {}).get("promotion_rates")
     if isinstance(levels, list) and levels:
         out["max_job_level"] = len(levels)
@@ -176,9 +182,14 @@ def cmd_validate_census(opts: argparse.Namespace) -> int:
         date = dt.date.fromisoformat(str(census_date))
     except ValueError:
         raise CliError(f"census date {census_date!r} is not a date (YYYY-MM-DD)") from None
+    sheet = opts.sheet
+    if sheet is None and "sheet_of" in defaults:
+        census, census_sheet = defaults["sheet_of"]
+        if Path(opts.file).resolve() == (Path(opts.configfile).parent / census).resolve():
+            sheet = census_sheet
     try:
         summary = validate_census(opts.file, date, max_job_level=opts.max_job_level or defaults.get("max_job_level", 5),
-                                  deferral_rate_units=opts.units or defaults.get("units", "fraction"))
+                                  deferral_rate_units=opts.units or defaults.get("units", "fraction"), sheet=sheet)
     except PlansimError as error:
         print(f"plansim: {error}", file=sys.stderr)
         return 1
@@ -268,7 +279,7 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("--configfile", **configfile)
     report.set_defaults(func=cmd_report)
 
-    census = sub.add_parser("validate-census", help="check a census file (CSV or Parquet); needs no Snakemake",
+    census = sub.add_parser("validate-census", help="check a census file (CSV, Parquet or Excel); needs no Snakemake",
                             description="Check a census file. Exit 0 with a one-line summary when it is "
                                         "valid, exit 1 with every problem found when it is not. Options not "
                                         f"given come from {DEFAULT_CONFIG} (or --configfile) when present.")
@@ -277,6 +288,9 @@ def build_parser() -> argparse.ArgumentParser:
     census.add_argument("--units", choices=["fraction", "percent"],
                         help="how deferral rates are written: 0.06 (fraction) or 6 (percent)")
     census.add_argument("--max-job-level", type=_positive_int, metavar="N", help="highest job level")
+    census.add_argument("--sheet", metavar="NAME",
+                        help="sheet of an Excel census (default: census_sheet when FILE is the config's census, "
+                             "else the first sheet)")
     census.add_argument("--configfile", default=DEFAULT_CONFIG, metavar="F",
                         help="config to take defaults from (default: %(default)s)")
     census.set_defaults(func=cmd_validate_census)

@@ -228,7 +228,8 @@ def test_rule_resources_and_profile_defaults_reach_sbatch(slurm_run):
     assert set(rest.rule) == {"stage_census", "audit_year"}
     assert (rest.min_memory == "2000M").all() and (rest.time_limit == "15:00").all() and (rest.cpus == "1").all()
     # the cheap report-side rules are localrules: never an sbatch job
-    assert not frame.rule.isin(["finalize_scenario", "tabulate_scenario", "plot_scenario", "compare_scenarios"]).any()
+    assert not frame.rule.isin(["finalize_scenario", "tabulate_scenario", "plot_scenario", "compare_scenarios",
+                                 "write_catalog", "document_models"]).any()
     # the workflow profile replaces profiles/default, so it must bring its own DuckDB writer limit
     assert re.search(r"Provided resources: .*duckdb=Resource\(\"duckdb\", 20\)", slurm_run.log), \
         "profiles/slurm does not set the duckdb resource limit"
