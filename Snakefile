@@ -12,6 +12,7 @@
 #   results/{scenario}/{year}/summary.json, done        phase 3: quality gates + the year's sentinel
 #   results/{scenario}/summary.csv                      all years, after the multi-year consistency check
 #   results/catalog.duckdb                              views over every scenario's and year's exports + summaries
+#   results/docs/models.html                            dbt's documentation of every model (rules/report.smk)
 #   logs/{scenario}/{year}/{rule}.log, benchmarks/{scenario}/{year}/{rule}.tsv
 #
 # Year N reads year N-1 only through the exported files above (declared as input:).
