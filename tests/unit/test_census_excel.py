@@ -292,3 +292,18 @@ def test_validate_census_command_reads_a_workbook(tmp_path: Path, capsys) -> Non
     assert cli.main(["validate-census", str(bad), "--census-date", str(CENSUS_DATE)]) == 1
     err = capsys.readouterr().err
     assert "row 2 (sheet row 3, employee_id E002) '2025-02-01'" in err
+
+
+def test_validate_census_command_takes_the_configs_sheet_for_the_configs_census(tmp_path: Path, capsys) -> None:
+    xlsx = _two_sheet_workbook(tmp_path / "census.xlsx")
+    config = tmp_path / "config.yaml"
+    config.write_text(yaml.safe_dump({"start_year": 2025, "census": "census.xlsx", "census_sheet": "Census 2024"}))
+    # the config's census: its census_sheet applies (census date Dec 31 before start_year)
+    assert cli.main(["validate-census", str(xlsx), "--configfile", str(config)]) == 0
+    assert capsys.readouterr().out.startswith(f"census {xlsx} (sheet 'Census 2024'): 6 rows, 5 active")
+    # --sheet wins; another file is read from its first sheet
+    assert cli.main(["validate-census", str(xlsx), "--configfile", str(config), "--sheet", "Read me"]) == 1
+    assert "missing required column(s)" in capsys.readouterr().err
+    other = _two_sheet_workbook(tmp_path / "other.xlsx")
+    assert cli.main(["validate-census", str(other), "--configfile", str(config)]) == 1
+    assert f"census file {other} (sheet 'Read me') is invalid" in capsys.readouterr().err
