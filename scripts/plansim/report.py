@@ -256,8 +256,8 @@ def _assumptions_sheet(wb: Workbook, scenario: Mapping[str, Any]) -> int:
     pairs = flatten({key: scenario[key] for key in order})
     with wb.sheet("Assumptions", freeze="B2", widths=[60, 30]) as ws:
         ws.header(["setting (lists numbered from 1: level 1, tier 1, ...)", "value"])
-        for key, value in pairs:
-            ws.append([key, _excel_value(value)], [None, _setting_format(key, value)])
+        for key, value in pairs:  # a setting left unset (null) says so, as an empty list does
+            ws.append([key, "(none)" if value is None else _excel_value(value)], [None, _setting_format(key, value)])
     return len(pairs)
 
 

@@ -290,7 +290,7 @@ def analyst_inputs(tmp_path: Path, snapshot_rows: int) -> dict:
     snapshot = tmp_path / "fct_workforce_snapshot.parquet"
     pq.write_table(typed_table(snapshot_rows), snapshot)
     scenario = {"scenario_id": "s", "plan_design_id": "standard", "start_year": 2025, "end_year": 2026,
-                "random_seed": 42, "census_date": "2024-12-31",
+                "random_seed": 42, "census_date": "2024-12-31", "census_sheet": None,
                 "workforce": {"promotion_rates": [0.1, 0.05], "compensation_bands": [[35000, 60000]],
                               "termination_level_multipliers": [1.2]},
                 "plan_design": {"match_tiers": [{"rate": 1.0}, {"rate": 0.5}], "auto_enrollment": {"enabled": True}}}
@@ -301,7 +301,7 @@ def analyst_inputs(tmp_path: Path, snapshot_rows: int) -> dict:
 def test_write_workbook_sheets_formats_panes_and_widths(tmp_path):
     out = tmp_path / "s.xlsx"
     written = write_workbook(out, **analyst_inputs(tmp_path, 30), max_rows=20)
-    assert written == {"years": 2, "event_rows": 2, "snapshot_rows": 30, "snapshot_rows_written": 20, "settings": 14}
+    assert written == {"years": 2, "event_rows": 2, "snapshot_rows": 30, "snapshot_rows_written": 20, "settings": 15}
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == [], "temp file left behind"
     wb = load_workbook(out)
     assert wb.sheetnames == ["Summary", "Events by type", "Workforce 2026", "Assumptions", "Run metadata"]
@@ -310,7 +310,7 @@ def test_write_workbook_sheets_formats_panes_and_widths(tmp_path):
                      "Run metadata": "B2"}
     filters = {ws.title: ws.auto_filter.ref for ws in wb.worksheets}
     assert filters == {"Summary": "A1:V3", "Events by type": "A1:E3", "Workforce 2026": "A1:M21",
-                       "Assumptions": "A1:B15", "Run metadata": "A1:C5"}, "the events' total row stays out"
+                       "Assumptions": "A1:B16", "Run metadata": "A1:C5"}, "the events' total row stays out"
     summary = wb["Summary"]
     assert summary["F2"].value == 0.03 and summary["F2"].number_format == "0.00%"
     assert summary["E2"].value == 100 and summary["E2"].number_format == "#,##0"
@@ -335,6 +335,7 @@ def test_write_workbook_sheets_formats_panes_and_widths(tmp_path):
     assert formats["hire_date"] == "yyyy-mm-dd" and formats["level"] == formats["ratio"] == "General"
     settings = dict(tuple(c.value for c in row) for row in wb["Assumptions"].iter_rows(min_row=2))
     assert settings["plan_design.match_tiers[2].rate"] == 0.5 and settings["plan_design.auto_enrollment.enabled"]
+    assert settings["census_sheet"] == "(none)", "an unset setting says so rather than leaving a blank"
     shown = {row[0].value: row[1].number_format for row in wb["Assumptions"].iter_rows(min_row=2)}
     assert {k: shown[k] for k in ("workforce.promotion_rates[2]", "plan_design.match_tiers[1].rate",
                                   "workforce.compensation_bands[1][2]", "workforce.termination_level_multipliers[1]",
