@@ -119,3 +119,19 @@ def sample_run(tmp_path_factory) -> Path:
     write_config(wd, cfg)
     snakemake(wd, "--cores", "2", "results/baseline/summary.csv", "results/no_auto_features/summary.csv")
     return wd
+
+
+def report_config() -> dict:
+    """The analyst-outputs run: the tiny census, 2025-2026, with and without auto features."""
+    return tiny_config(end_year=2026, scenarios={"tiny": {}, "tiny_no_auto": {"plan_design_id": "no_auto"}})
+
+
+@pytest.fixture(scope="session")
+def report_run(tmp_path_factory) -> Path:
+    """`snakemake --cores 2` (rule all), then `snakemake --report report.html`; read by
+    tests/e2e/test_reports.py and tests/e2e/test_workbook_libreoffice.py."""
+    wd = copy_workflow(tmp_path_factory.mktemp("reports") / "wf")
+    write_config(wd, report_config())
+    snakemake(wd, "--cores", "2")
+    snakemake(wd, "--report", "report.html")
+    return wd
