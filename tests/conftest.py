@@ -128,10 +128,14 @@ def report_config() -> dict:
 
 @pytest.fixture(scope="session")
 def report_run(tmp_path_factory) -> Path:
-    """`snakemake --cores 2` (rule all), then `snakemake --report report.html`; read by
-    tests/e2e/test_reports.py and tests/e2e/test_workbook_libreoffice.py."""
+    """What `make run` does after the install: `plansim report --out results/report.html` (rule all,
+    then `snakemake --report`), its terminal output kept in plansim_report.out; read by
+    tests/e2e/test_reports.py, test_workbook_libreoffice.py and test_make_run.py."""
     wd = copy_workflow(tmp_path_factory.mktemp("reports") / "wf")
     write_config(wd, report_config())
-    snakemake(wd, "--cores", "2")
-    snakemake(wd, "--report", "report.html")
+    env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}"}
+    proc = subprocess.run([str(BIN / "plansim"), "report", "--cores", "2", "--out", "results/report.html"], cwd=wd,
+                          env=env, text=True, capture_output=True, timeout=900)
+    assert proc.returncode == 0, f"plansim report failed ({proc.returncode}):\n{proc.stdout[-6000:]}\n{proc.stderr[-6000:]}"
+    (wd / "plansim_report.out").write_text(proc.stdout)
     return wd

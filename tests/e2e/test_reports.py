@@ -245,7 +245,7 @@ def test_plots_are_nonempty_pngs(report_run):
 
 # ---------------------------------------------------------------------------- HTML report
 def test_snakemake_report_is_a_self_contained_html_with_every_result(report_run):
-    page = (report_run / "report.html").read_text(encoding="utf-8")
+    page = (report_run / "results" / "report.html").read_text(encoding="utf-8")
     assert page.lstrip().lower().startswith("<!doctype html>")
     assert len(page) > 200_000
     for name in ("summary.html", "headcount.png", "participation.png", "contributions.png", "comparison.csv",
@@ -277,7 +277,7 @@ def run_chromium(tmp_path: Path, *args: str) -> subprocess.CompletedProcess:
 
 
 def test_report_renders_in_headless_chromium_without_errors(report_run, tmp_path):
-    url = (report_run / "report.html").resolve().as_uri()
+    url = (report_run / "results" / "report.html").resolve().as_uri()
     shot = tmp_path / "report.png"
     proc = run_chromium(tmp_path, f"--screenshot={shot}", "--window-size=1280,2000", url)
     assert proc.returncode == 0, proc.stderr[-3000:]
