@@ -11,6 +11,7 @@ from pathlib import Path
 import duckdb
 import pyarrow.parquet as pq
 
+from plansim.db import sql_identifier
 from plansim.errors import QualityGateError
 
 REQUIRED = ["int_deferral_rate_state_accumulator", "int_employee_contributions", "fct_yearly_events",
@@ -25,15 +26,11 @@ def content_checksum(path: str | Path) -> str:
     employees), and still portable across machines, unlike DuckDB's internal hash()."""
     con = duckdb.connect()
     names = [row[0] for row in con.execute("describe select * from read_parquet($f)", {"f": str(path)}).fetchall()]
-    row_text = "concat_ws(chr(31), " + ", ".join(f"coalesce({_quoted(n)}::varchar, chr(30))" for n in names) + ")"
+    row_text = "concat_ws(chr(31), " + ", ".join(f"coalesce({sql_identifier(n)}::varchar, chr(30))" for n in names) + ")"
     n, total = con.execute(
         f"select count(*), coalesce(sum(('0x' || substr(md5({row_text}), 1, 15))::bigint::hugeint), 0) "
         "from read_parquet($f)", {"f": str(path)}).fetchone()
     return f"{n}:{int(total):x}"
-
-
-def _quoted(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
 
 
 def versions() -> dict:

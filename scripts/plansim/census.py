@@ -37,6 +37,7 @@ from typing import Any, Callable
 import duckdb
 import pyarrow as pa
 
+from plansim.db import sql_identifier, sql_literal
 from plansim.errors import CensusError
 
 CANONICAL_COLUMNS: list[tuple[str, str]] = [
@@ -146,16 +147,6 @@ class _Source:
 
 
 # --------------------------------------------------------------------------- helpers
-
-
-def _sql_str(text: str) -> str:
-    """A SQL string literal."""
-    return "'" + text.replace("'", "''") + "'"
-
-
-def _ident(name: str) -> str:
-    """A quoted SQL identifier."""
-    return '"' + name.replace('"', '""') + '"'
 
 
 def _as_date(value: datetime.date | str) -> datetime.date:
@@ -291,7 +282,7 @@ def _count_lines(path: Path) -> int:
 
 def _clean(expr: str) -> str:
     """SQL: trimmed VARCHAR, NULL for blank and null tokens."""
-    tokens = ", ".join(_sql_str(t) for t in _NULL_TOKENS)
+    tokens = ", ".join(sql_literal(t) for t in _NULL_TOKENS)
     trimmed = f"trim(CAST({expr} AS VARCHAR), E' \\t')"
     return f"CASE WHEN lower({trimmed}) IN ({tokens}) THEN NULL ELSE {trimmed} END"
 
@@ -299,13 +290,13 @@ def _clean(expr: str) -> str:
 def _load_csv(con: duckdb.DuckDBPyConnection, path: Path, kind: str) -> _Source:
     names = _read_header(path, kind)
     column_set, index, shown = _map_columns(names)
-    cols = ", ".join(f"{_sql_str(f'c{i}')}: 'VARCHAR'" for i in range(len(names)))
+    cols = ", ".join(f"{sql_literal(f'c{i}')}: 'VARCHAR'" for i in range(len(names)))
     select = ", ".join(
         f"{_clean(f'c{index[c]}') if c in index else 'CAST(NULL AS VARCHAR)'} AS {c}"
         for c in _CANONICAL_NAMES + ["active"]
     )
     con.execute(
-        f"""CREATE TABLE raw AS SELECT * FROM read_csv({_sql_str(str(path))},
+        f"""CREATE TABLE raw AS SELECT * FROM read_csv({sql_literal(str(path))},
               header = true, auto_detect = false, delim = ',', quote = '"', escape = '"',
               columns = {{{cols}}}, compression = {"'gzip'" if kind == "csv.gz" else "'none'"},
               store_rejects = true, rejects_table = 'census_rejects', rejects_scan = 'census_reject_scans')"""
@@ -349,7 +340,7 @@ def _reject_problems(rejects: list[tuple[Any, ...]]) -> list[str]:
 
 def _load_parquet(con: duckdb.DuckDBPyConnection, path: Path) -> _Source:
     try:
-        schema = con.execute(f"DESCRIBE SELECT * FROM read_parquet({_sql_str(str(path))})").fetchall()
+        schema = con.execute(f"DESCRIBE SELECT * FROM read_parquet({sql_literal(str(path))})").fetchall()
     except duckdb.Error as exc:
         raise _Invalid([f"cannot be read as Parquet: {str(exc).splitlines()[0]}"]) from exc
     names = [r[0] for r in schema]
@@ -361,14 +352,14 @@ def _load_parquet(con: duckdb.DuckDBPyConnection, path: Path) -> _Source:
             exprs.append(f"CAST(NULL AS VARCHAR) AS {canon}")
             continue
         name = names[index[canon]]
-        col = _ident(name)
+        col = sql_identifier(name)
         if types[name].startswith("TIMESTAMP"):
             col = f"CAST(CAST({col} AS TIMESTAMP) AS DATE)"
         exprs.append(f"{_clean(col)} AS {canon}")
     try:
         con.execute(
             f"CREATE TABLE src AS SELECT file_row_number + 1 AS rn, NULL::BIGINT AS ln, {', '.join(exprs)} "
-            f"FROM read_parquet({_sql_str(str(path))}, file_row_number = true) ORDER BY file_row_number"
+            f"FROM read_parquet({sql_literal(str(path))}, file_row_number = true) ORDER BY file_row_number"
         )
     except duckdb.Error as exc:
         raise _Invalid([f"cannot be read as Parquet: {str(exc).splitlines()[0]}"]) from exc
@@ -492,15 +483,15 @@ def _parse(src: _Source) -> None:
     parts = ["rn", "ln", "employee_id"]
     for c in ("birth_date", "hire_date", "termination_date", "enrollment_date"):
         parts.append(f"{c} AS v_{c}")
-        parts.append(f"regexp_full_match({c}, {_sql_str(_DATE_RE)}) AS f_{c}")
-        parts.append(f"TRY_CAST(regexp_extract({c}, {_sql_str(_DATE_PART_RE)}) AS DATE) AS {c}")
+        parts.append(f"regexp_full_match({c}, {sql_literal(_DATE_RE)}) AS f_{c}")
+        parts.append(f"TRY_CAST(regexp_extract({c}, {sql_literal(_DATE_PART_RE)}) AS DATE) AS {c}")
     for c in ("annual_compensation", "deferral_rate", "job_level"):
         parts.append(f"{c} AS v_{c}")
         parts.append(
-            f"CASE WHEN regexp_full_match({c}, {_sql_str(_NUMBER_RE)}) THEN TRY_CAST({c} AS DOUBLE) END AS {c}"
+            f"CASE WHEN regexp_full_match({c}, {sql_literal(_NUMBER_RE)}) THEN TRY_CAST({c} AS DOUBLE) END AS {c}"
         )
-    true_tokens = ", ".join(_sql_str(t) for t in _TRUE_TOKENS)
-    false_tokens = ", ".join(_sql_str(t) for t in _FALSE_TOKENS)
+    true_tokens = ", ".join(sql_literal(t) for t in _TRUE_TOKENS)
+    false_tokens = ", ".join(sql_literal(t) for t in _FALSE_TOKENS)
     for c in ("auto_escalation_opt_out", "active"):
         parts.append(f"{c} AS v_{c}")
         parts.append(
@@ -513,7 +504,7 @@ def _parse(src: _Source) -> None:
 def _checks(src: _Source, census_date: datetime.date, max_job_level: int, units: str) -> list[tuple[str, str, str]]:
     """(problem text, SQL condition, SQL value shown) for every row-level check."""
     s = src.shown
-    cd = f"DATE {_sql_str(census_date.isoformat())}"
+    cd = f"DATE {sql_literal(census_date.isoformat())}"
     out: list[tuple[str, str, str]] = [
         (f"{s['employee_id']} is blank", "employee_id IS NULL", "NULL"),
     ]
@@ -698,7 +689,7 @@ def _check_and_summarise(
         problems = _run_checks(src, census_date, max_job_level, units)
         if problems:
             raise CensusError(_where(path, src.sheet), problems)
-        active_sql = _ACTIVE_SQL.format(cd=_sql_str(census_date.isoformat()))
+        active_sql = _ACTIVE_SQL.format(cd=sql_literal(census_date.isoformat()))
         active = src.con.execute(f"SELECT count(*) FILTER (WHERE {active_sql}) FROM p").fetchone()[0]
     except BaseException:
         src.con.close()
@@ -762,7 +753,7 @@ def stage_census(
           CAST(enrollment_date AS DATE) AS enrollment_date,
           CAST(coalesce(b_auto_escalation_opt_out, false) AS BOOLEAN) AS auto_escalation_opt_out
         FROM p
-        WHERE {_ACTIVE_SQL.format(cd=_sql_str(cdate.isoformat()))}
+        WHERE {_ACTIVE_SQL.format(cd=sql_literal(cdate.isoformat()))}
         ORDER BY employee_id"""
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
@@ -770,7 +761,7 @@ def stage_census(
         os.close(fd)
         tmp = Path(tmp_name)
         try:
-            src.con.execute(f"COPY ({select}) TO {_sql_str(str(tmp))} (FORMAT parquet, COMPRESSION zstd)")
+            src.con.execute(f"COPY ({select}) TO {sql_literal(str(tmp))} (FORMAT parquet, COMPRESSION zstd)")
             with open(tmp, "rb+") as fh:
                 os.fsync(fh.fileno())
             os.replace(tmp, out)

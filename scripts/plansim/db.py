@@ -21,6 +21,19 @@ import duckdb
 from plansim.errors import DatabaseLockedError
 
 T = TypeVar("T")
+
+
+def sql_literal(text: str | os.PathLike) -> str:
+    """``text`` (a value, a file path) as a SQL string literal: single quotes, an embedded quote
+    doubled, so a path like /home/o'brien/plans reaches DuckDB whole."""
+    return "'" + str(text).replace("'", "''") + "'"
+
+
+def sql_identifier(name: str) -> str:
+    """``name`` as a quoted SQL identifier."""
+    return '"' + name.replace('"', '""') + '"'
+
+
 _PID = re.compile(r"PID (\d+)")
 
 DEFAULT_MAX_WAIT = float(os.environ.get("PLANSIM_LOCK_MAX_WAIT", "60"))

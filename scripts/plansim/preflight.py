@@ -23,6 +23,7 @@ import duckdb
 
 from plansim.census import CANONICAL_COLUMNS
 from plansim.config import config_hash, dbt_vars
+from plansim.db import sql_literal
 from plansim.dbt_runner import DBT_DIR, invoke, scenario_paths
 
 SKIP_DIRS = {"target", "logs", "dbt_packages"}
@@ -39,7 +40,7 @@ def project_hash(project: Path = DBT_DIR) -> str:
 def _empty_census(path: Path) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     columns = ", ".join(f"null::{sql_type} as {name}" for name, sql_type in CANONICAL_COLUMNS)
-    duckdb.connect().execute(f"copy (select {columns} where false) to '{path}' (format parquet)")
+    duckdb.connect().execute(f"copy (select {columns} where false) to {sql_literal(path)} (format parquet)")
     return path
 
 

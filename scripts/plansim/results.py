@@ -23,6 +23,7 @@ from pathlib import Path
 
 import duckdb
 
+from plansim.db import sql_identifier, sql_literal
 from plansim.errors import PlansimError
 from plansim.phases import EXPORTS
 
@@ -35,16 +36,6 @@ VIEWS = [*MODEL_VIEWS, SUMMARY_VIEW]
 
 class CatalogError(PlansimError):
     """The results catalog is missing, or cannot be written or opened."""
-
-
-def sql_literal(text: str | os.PathLike) -> str:
-    """``text`` as a SQL string literal: single quotes, an embedded quote doubled."""
-    return "'" + str(text).replace("'", "''") + "'"
-
-
-def sql_identifier(name: str) -> str:
-    """``name`` as a quoted SQL identifier."""
-    return '"' + name.replace('"', '""') + '"'
 
 
 def catalog_path(results_dir: str | os.PathLike = "results") -> Path:

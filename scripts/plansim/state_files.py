@@ -28,6 +28,7 @@ from pathlib import Path
 import duckdb
 import pyarrow.parquet as pq
 
+from plansim.db import sql_literal
 from plansim.errors import PlansimError, StateFileError
 
 FAULT_EXPORT_ENV = "PLANSIM_FAULT_EXPORT"
@@ -71,12 +72,12 @@ def export_model(con, model: str, out_path: str | Path, *, scenario_id: str, pla
     tmp = out_path.with_name(f".{out_path.name}.tmp-{os.getpid()}")
     order = EXPORT_ORDER.get(model, "employee_id")
     meta = json.dumps({"scenario_id": scenario_id, "plan_design_id": plan_design_id,
-                       "simulation_year": int(year), "model": model}).replace("'", "''")
+                       "simulation_year": int(year), "model": model})
     query = (f"select * from {model} where scenario_id = $s and plan_design_id = $p "
              f"and simulation_year = $y order by {order}")
     try:
-        con.execute(f"copy ({query}) to '{tmp}' (format parquet, compression zstd, "
-                    f"kv_metadata {{plansim: '{meta}'}})", {"s": scenario_id, "p": plan_design_id, "y": int(year)})
+        con.execute(f"copy ({query}) to {sql_literal(tmp)} (format parquet, compression zstd, "
+                    f"kv_metadata {{plansim: {sql_literal(meta)}}})", {"s": scenario_id, "p": plan_design_id, "y": int(year)})
         _injected_fault(model, year, tmp)
         with open(tmp, "rb") as fh:
             os.fsync(fh.fileno())

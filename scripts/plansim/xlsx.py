@@ -28,6 +28,8 @@ from xml.sax.saxutils import escape, quoteattr
 import duckdb
 import pyarrow as pa
 
+from plansim.db import sql_identifier, sql_literal
+
 # Deflate level 2 makes the workforce sheet 10% smaller than level 1 for a few percent more
 # time; level 3 costs half again as much compression time for 10% less.
 COMPRESSLEVEL = 2
@@ -162,19 +164,11 @@ _DOUBLE_WIDTH = 25  # -1.2345678901234567e+308
 _DATE_WIDTH = 11
 
 
-def _quote(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
-
-
-def _literal(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
-
-
 def _value_sql(column: str, kind: str) -> tuple[str, str, int | None]:
     """How a column of DuckDB type ``kind`` becomes cell text: (SQL giving the text or NULL,
     cell kind, widest text or None when unbounded). Kinds: "n" number, "d" date serial,
     "b" boolean, "s" string (escaped, illegal characters dropped)."""
-    q = _quote(column)
+    q = sql_identifier(column)
     decimal = re.fullmatch(r"DECIMAL\((\d+),(\d+)\)", kind)
     if kind == "BOOLEAN":
         return f"{q}::int::varchar", "b", 1
@@ -188,7 +182,7 @@ def _value_sql(column: str, kind: str) -> tuple[str, str, int | None]:
         return f"date_diff('day', DATE '1899-12-30', {q})::varchar", "d", _DATE_WIDTH
     if kind.startswith("TIMESTAMP") and "TIME ZONE" not in kind:
         return f"(epoch_us({q}) / 86400000000 + 25569)::varchar", "d", _DOUBLE_WIDTH
-    return _escaped_sql(f"regexp_replace({q}::varchar, {_literal(_ILLEGAL_RE2)}, '', 'g')"), "s", None
+    return _escaped_sql(f"regexp_replace({q}::varchar, {sql_literal(_ILLEGAL_RE2)}, '', 'g')"), "s", None
 
 
 def _decimal_sql(q: str, precision: int, scale: int) -> tuple[str, str, int]:
@@ -213,11 +207,11 @@ def _cell_sql(letter: str, kind: str, style: int, value: str) -> tuple[str, int]
     attributes = _s(style) + (' t="b"' if kind == "b" else ' t="inlineStr"' if kind == "s" else "")
     head, middle = f'<c r="{letter}', f'"{attributes}>'
     if kind == "s":
-        space = f"CASE WHEN {value} = trim({value}, {_literal(_WHITESPACE)}) THEN '' ELSE {_literal(_PRESERVE)} END"
+        space = f"CASE WHEN {value} = trim({value}, {sql_literal(_WHITESPACE)}) THEN '' ELSE {sql_literal(_PRESERVE)} END"
         open_, close = "<is><t", "</t></is></c>"
-        sql = f"{_literal(head)} || r || {_literal(middle + open_)} || {space} || '>' || {value} || {_literal(close)}"
+        sql = f"{sql_literal(head)} || r || {sql_literal(middle + open_)} || {space} || '>' || {value} || {sql_literal(close)}"
         return sql, len(head + middle + open_ + _PRESERVE + ">" + close)
-    sql = f"{_literal(head)} || r || {_literal(middle + '<v>')} || {value} || '</v></c>'"
+    sql = f"{sql_literal(head)} || r || {sql_literal(middle + '<v>')} || {value} || '</v></c>'"
     return sql, len(head + middle + "<v></v></c>")
 
 
@@ -235,7 +229,7 @@ def _row_sql(columns: Sequence[tuple[str, str]], formats: Mapping[str, str]) \
         cells.append(f"({cell})")
         width += constant + (value_width or 0)
         if value_width is None:
-            strings.append(f"strlen({_escaped_sql(_quote(name) + '::varchar')})")
+            strings.append(f"strlen({_escaped_sql(sql_identifier(name) + '::varchar')})")
     return values, cells, width, strings
 
 
@@ -251,7 +245,7 @@ class ParquetRows:
                  batch_rows: int = 20_000):
         self.first_row, self._batch_rows = first_row, batch_rows
         self._con = duckdb.connect(config={"preserve_insertion_order": True})
-        source = f"read_parquet({_literal(str(path))}, file_row_number = true)"
+        source = f"read_parquet({sql_literal(str(path))}, file_row_number = true)"
         self.rows = min(limit, self._con.execute(f"select count(*) from {source}").fetchall()[0][0])
         table = self._con.sql(f"select * exclude (file_row_number) from {source}")
         self._columns = list(zip(table.columns, map(str, table.types)))
