@@ -121,9 +121,15 @@ def sample_run(tmp_path_factory) -> Path:
     return wd
 
 
+# The analyst-outputs run: the tiny census, 2025-2026, with and without auto features.
+REPORT_SCENARIOS = ["tiny", "tiny_no_auto"]
+REPORT_YEARS = [2025, 2026]
+REPORT_SHEETS = ["Summary", "Events by type", f"Workforce {REPORT_YEARS[-1]}", "Assumptions", "Run metadata"]
+
+
 def report_config() -> dict:
-    """The analyst-outputs run: the tiny census, 2025-2026, with and without auto features."""
-    return tiny_config(end_year=2026, scenarios={"tiny": {}, "tiny_no_auto": {"plan_design_id": "no_auto"}})
+    return tiny_config(end_year=REPORT_YEARS[-1],
+                       scenarios={"tiny": {}, "tiny_no_auto": {"plan_design_id": "no_auto"}})
 
 
 @pytest.fixture(scope="session")

@@ -8,12 +8,11 @@ from __future__ import annotations
 import csv
 import re
 import subprocess
-from pathlib import Path
 
 import pytest
 
-from conftest import REPO as ROOT
-from test_reports import SCENARIOS, YEARS, run_chromium
+from conftest import REPO as ROOT, REPORT_SCENARIOS as SCENARIOS, REPORT_YEARS as YEARS
+from test_reports import run_chromium
 
 pytestmark = pytest.mark.slow
 

@@ -19,18 +19,15 @@ import pandas as pd
 import pytest
 from openpyxl import load_workbook
 
-from conftest import report_config  # the run itself is conftest's session fixture report_run
+# the run itself is conftest's session fixture report_run
+from conftest import REPORT_SCENARIOS as SCENARIOS, REPORT_SHEETS as SHEETS, REPORT_YEARS as YEARS, report_config
 from plansim.cli import scenario_targets
 from plansim.config import resolve_config
 from plansim.report import EXCEL_MAX_DATA_ROWS, write_workbook
 
-SCENARIOS = ["tiny", "tiny_no_auto"]
-YEARS = [2025, 2026]
 COMPARISON = ["comparison.csv", "comparison.html", "headcount.png", "participation.png", "average_deferral.png",
               "employer_cost.png"]
 pytestmark = pytest.mark.slow
-
-SHEETS = ["Summary", "Events by type", "Workforce 2026", "Assumptions", "Run metadata"]
 
 
 def read_csv(path: Path) -> list[dict[str, str]]:

@@ -22,14 +22,11 @@ import pyarrow.parquet as pq
 import pytest
 from openpyxl import load_workbook
 
-from conftest import report_config
+from conftest import REPORT_SCENARIOS as SCENARIOS, REPORT_SHEETS as SHEETS, REPORT_YEARS as YEARS, report_config
 from plansim.config import resolve_config
 from plansim.report import FIGURES
 from plansim.xlsx import column_letter
 
-SCENARIOS = ["tiny", "tiny_no_auto"]
-YEARS = [2025, 2026]
-SHEETS = ["Summary", "Events by type", "Workforce 2026", "Assumptions", "Run metadata"]
 # LibreOffice's CSV filter options: separator, quote, charset, first line, cell formats, language,
 # quoted as text, detect special numbers, save as shown, formulas, remove spaces, sheet (-1: every
 # sheet, to <file>-<sheet name>.csv; LibreOffice 7.2 and later).
