@@ -17,7 +17,7 @@ from pathlib import Path
 
 from plansim.config import dbt_vars
 from plansim.dbt_runner import invoke
-from plansim.preflight import _empty_census
+from plansim.preflight import empty_census
 
 DOCS_WORKDIR = Path(".plansim") / "model_docs"
 
@@ -25,7 +25,7 @@ DOCS_WORKDIR = Path(".plansim") / "model_docs"
 def write_model_docs(scn: dict, out: str | Path, log=print) -> Path:
     """Generate dbt's static docs page for the scenario's variables and move it to ``out``."""
     out = Path(out)
-    empty = str(_empty_census(DOCS_WORKDIR / "empty_census.parquet").resolve())
+    empty = str(empty_census(DOCS_WORKDIR / "empty_census.parquet").resolve())
     target = DOCS_WORKDIR / "target"
     outcome = invoke(["docs", "generate", "--static", "--empty-catalog"], database=":memory:", target_path=target,
                      log_path=DOCS_WORKDIR / "logs", dbt_vars=dbt_vars(scn, scn["start_year"], empty, empty),

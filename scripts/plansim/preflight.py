@@ -37,7 +37,8 @@ def project_hash(project: Path = DBT_DIR) -> str:
     return digest.hexdigest()[:16]
 
 
-def _empty_census(path: Path) -> Path:
+def empty_census(path: Path) -> Path:
+    """A zero-row Parquet file with the staged census's columns (the pre-flight's and the model docs' input)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     columns = ", ".join(f"null::{sql_type} as {name}" for name, sql_type in CANONICAL_COLUMNS)
     duckdb.connect().execute(f"copy (select {columns} where false) to {sql_literal(path)} (format parquet)")
@@ -54,7 +55,7 @@ def ensure_preflight(scn: dict, log, results: str = "results") -> Path:
         return stamp
     what = f"scenario {sid}, pre-flight"
     log(f"{what}: dbt build --empty (code or config changed)")
-    empty = str(_empty_census(folder / "empty_census.parquet").resolve())
+    empty = str(empty_census(folder / "empty_census.parquet").resolve())
     outcome = invoke(["build", "--empty", "--selector", "year_simulation", "--exclude-resource-type", "test"],
                      database=":memory:", target_path=folder / "target", log_path=scenario_paths(results, sid)["logs"],
                      dbt_vars=dbt_vars(scn, scn["start_year"], empty, empty), threads=1, what=what, log=log)

@@ -10,7 +10,7 @@ import pyarrow.parquet as pq
 
 from plansim.census import CANONICAL_COLUMNS
 from plansim.db import sql_identifier, sql_literal
-from plansim.preflight import _empty_census
+from plansim.preflight import empty_census
 from plansim.state_files import export_model
 
 AWKWARD = "o'brien plans – Zoë"
@@ -35,6 +35,6 @@ def test_a_year_export_lands_in_a_folder_with_an_apostrophe(tmp_path):
 
 
 def test_the_preflights_empty_census_lands_in_a_folder_with_an_apostrophe(tmp_path):
-    path = _empty_census(tmp_path / AWKWARD / "empty_census.parquet")
+    path = empty_census(tmp_path / AWKWARD / "empty_census.parquet")
     table = pq.read_table(path)
     assert table.num_rows == 0 and table.column_names == [name for name, _ in CANONICAL_COLUMNS]
