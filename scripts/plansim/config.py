@@ -30,6 +30,29 @@ SCENARIO_ID = re.compile(r"^[a-z0-9_]+$")
 
 TABLE_KEYS = {"plan_designs", "scenarios", "sweeps"}
 
+# Named vesting schedules: the vested share after 0, 1, 2, ... completed years of vesting
+# service, the last entry applying from then on. IRC 411(a)(2)(B): employer money must vest at
+# least as fast as 3-year cliff or 2-to-6-year graded (20% after 2 years, +20% a year);
+# IRC 401(k)(13)(D)(iii): QACA safe-harbor money 100% after at most 2 years.
+VESTING_PRESETS = {
+    "immediate": [1.0],
+    "cliff_2": [0.0, 0.0, 1.0],
+    "cliff_3": [0.0, 0.0, 0.0, 1.0],
+    "graded_6": [0.0, 0.0, 0.2, 0.4, 0.6, 0.8, 1.0],
+    "qaca_2": [0.0, 0.0, 1.0],
+}
+VESTING_MINIMUMS = {"cliff_3": VESTING_PRESETS["cliff_3"], "graded_6": VESTING_PRESETS["graded_6"]}
+
+
+def vesting_schedule(spec: str | list) -> list[float]:
+    """A vesting schedule as its list of vested shares (a preset name resolved)."""
+    return [float(x) for x in (VESTING_PRESETS[spec] if isinstance(spec, str) else spec)]
+
+
+def _share_at(schedule: list[float], years: int) -> float:
+    return schedule[min(years, len(schedule) - 1)]
+
+
 # Keys that orchestration consumes (Snakemake / Python) rather than SQL.
 ORCHESTRATION_KEYS = {"end_year", "census", "census_sheet", "census_date", "deferral_rate_units", "dbt_threads"}
 
@@ -276,6 +299,76 @@ def _retirement_problems(wf: dict, where: str) -> list[str]:
     return p
 
 
+def _tier_problems(tiers: list[dict], where: str) -> list[str]:
+    p = []
+    for i, tier in enumerate(tiers):
+        if tier["from"] >= tier["to"]:
+            p.append(f"{where}[{i}]: from {tier['from']} is not below to {tier['to']}")
+        if i and tier["from"] < tiers[i - 1]["to"]:
+            p.append(f"{where}[{i}]: starts at {tier['from']}, inside the previous tier "
+                     f"(ends at {tiers[i - 1]['to']}): tiers must be in order and must not overlap")
+    return p
+
+
+def _band_problems(bands: list[dict], where: str) -> list[str]:
+    """Service or points bands tile [0, infinity): the first starts at 0, each starts where the
+    previous one ends, only the last is open (to: null)."""
+    p = []
+    if bands[0]["from"] != 0:
+        p.append(f"{where}[0].from: the first band starts at {bands[0]['from']}, not 0: "
+                 f"service 0 to {bands[0]['from']} has no band")
+    for i, band in enumerate(bands):
+        last = i == len(bands) - 1
+        if band["to"] is None and not last:
+            p.append(f"{where}[{i}].to: null (no end) on a band that is not the last")
+        if band["to"] is not None and band["to"] <= band["from"]:
+            p.append(f"{where}[{i}]: from {band['from']} is not below to {band['to']}")
+        if last and band["to"] is not None:
+            p.append(f"{where}[{i}].to: the last band ends at {band['to']}: service from {band['to']} has no band "
+                     "(set to: null)")
+        if i and bands[i - 1]["to"] is not None and band["from"] != bands[i - 1]["to"]:
+            kind = "a gap" if band["from"] > bands[i - 1]["to"] else "an overlap"
+            p.append(f"{where}[{i}].from: {band['from']} leaves {kind} after the previous band (ends at "
+                     f"{bands[i - 1]['to']}): each band starts where the previous one ends")
+    return p
+
+
+def _vesting_problems(spec: str | list, where: str) -> list[str]:
+    if isinstance(spec, str):
+        return []
+    p = []
+    if any(b < a for a, b in zip(spec, spec[1:])):
+        p.append(f"{where}: {spec} decreases: a vested share never goes down with service")
+    if spec[-1] != 1:
+        p.append(f"{where}: {spec} ends at {spec[-1]}, not 1: employer money must vest fully")
+    horizon = max(len(spec), len(VESTING_PRESETS["graded_6"]))
+    if not any(all(_share_at(spec, y) >= _share_at(floor, y) for y in range(horizon))
+               for floor in VESTING_MINIMUMS.values()):
+        p.append(f"{where}: {spec} vests slower than both statutory minimums (IRC 411(a)(2)(B): 3-year cliff "
+                 f"{VESTING_MINIMUMS['cliff_3']} or 6-year graded {VESTING_MINIMUMS['graded_6']})")
+    return p
+
+
+def _plan_money_problems(scn: dict, where: str) -> list[str]:
+    pd_ = scn["plan_design"]
+    p = []
+    for key in ("match", "core"):
+        p.extend(_vesting_problems(pd_["vesting"][key], f"{where}.plan_design.vesting.{key}"))
+    for key in ("core_contribution_bands", "match_tier_bands"):
+        if pd_[key]:
+            p.extend(_band_problems(pd_[key]["bands"], f"{where}.plan_design.{key}.bands"))
+    if pd_["match_tier_bands"]:
+        for i, band in enumerate(pd_["match_tier_bands"]["bands"]):
+            p.extend(_tier_problems(band["tiers"], f"{where}.plan_design.match_tier_bands.bands[{i}].tiers"))
+    ages = [b["min_age"] for b in pd_["roth"]["new_election_share"]]
+    if ages and (ages != sorted(set(ages)) or ages[0] != 0):
+        p.append(f"{where}.plan_design.roth.new_election_share: bands must start at min_age 0 and increase strictly")
+    split = scn["balances"]["opening_split"]
+    if abs(sum(split.values()) - 1.0) > 1e-6:
+        p.append(f"{where}.balances.opening_split: shares sum to {sum(split.values()):.6g}, not 1")
+    return p
+
+
 def _semantic_problems(scn: dict, where: str, base_dir: Path) -> list[str]:
     p: list[str] = []
     if scn["end_year"] < scn["start_year"]:
@@ -300,13 +393,8 @@ def _semantic_problems(scn: dict, where: str, base_dir: Path) -> list[str]:
     bands = [b["min_age"] for b in pd_["voluntary_enrollment"]["age_bands"]]
     if bands != sorted(set(bands)) or bands[0] != 0:
         p.append(f"{where}.plan_design.voluntary_enrollment.age_bands: bands must start at min_age 0 and increase strictly")
-    tiers = pd_["match_tiers"]
-    for i, tier in enumerate(tiers):
-        if tier["from"] >= tier["to"]:
-            p.append(f"{where}.plan_design.match_tiers[{i}]: from {tier['from']} is not below to {tier['to']}")
-        if i and tier["from"] < tiers[i - 1]["to"]:
-            p.append(f"{where}.plan_design.match_tiers[{i}]: starts at {tier['from']}, inside the previous tier "
-                     f"(ends at {tiers[i - 1]['to']}): tiers must be in order and must not overlap")
+    p.extend(_tier_problems(pd_["match_tiers"], f"{where}.plan_design.match_tiers"))
+    p.extend(_plan_money_problems(scn, where))
     ae, esc = pd_["auto_enrollment"], pd_["auto_escalation"]
     if ae["enabled"] and esc["enabled"] and esc["cap"] < ae["default_rate"]:
         p.append(f"{where}.plan_design.auto_escalation.cap: {esc['cap']} is below "
@@ -449,22 +537,29 @@ def expand_sweeps(sweeps: dict | None) -> dict[str, dict]:
 
 
 # --------------------------------------------------------------------------- consumers
+# Workforce keys only the plan phase reads.
+PLAN_ONLY_WORKFORCE_KEYS = {"full_time_hours"}
+
+
 def workforce_params(scn: dict) -> dict:
     """The slice of a scenario the workforce phase depends on (a change re-runs it)."""
-    return {"start_year": scn["start_year"], "random_seed": scn["random_seed"], "workforce": scn["workforce"]}
+    return {"start_year": scn["start_year"], "random_seed": scn["random_seed"],
+            "workforce": {k: v for k, v in scn["workforce"].items() if k not in PLAN_ONLY_WORKFORCE_KEYS}}
 
 
 def plan_params(scn: dict) -> dict:
     """The slice of a scenario the plan phase depends on."""
     return {"start_year": scn["start_year"], "random_seed": scn["random_seed"],
-            "plan_design_id": scn["plan_design_id"], "plan_design": scn["plan_design"]}
+            "plan_design_id": scn["plan_design_id"], "plan_design": scn["plan_design"], "balances": scn["balances"],
+            "workforce": {k: scn["workforce"][k] for k in sorted(PLAN_ONLY_WORKFORCE_KEYS)}}
 
 
 def dbt_vars(scn: dict, year: int, starting_workforce_file: str, prior_deferral_state_file: str) -> dict:
     """The complete variable scope of one dbt call: identity, seed, year and all assumptions.
 
-    Workforce keys keep their names; plan design keys are flattened with ``_``
-    (``auto_enrollment.default_rate`` -> ``auto_enrollment_default_rate``).
+    Workforce keys keep their names; plan design and balances keys are flattened with ``_``
+    (``auto_enrollment.default_rate`` -> ``auto_enrollment_default_rate``, ``balances.investment_return``
+    -> ``balances_investment_return``). Vesting schedules reach SQL as lists of vested shares.
     """
     out: dict[str, Any] = {
         "scenario_id": scn["scenario_id"],
@@ -477,10 +572,13 @@ def dbt_vars(scn: dict, year: int, starting_workforce_file: str, prior_deferral_
     }
     out.update(scn["workforce"])
     for key, value in scn["plan_design"].items():
-        if isinstance(value, dict):
+        if isinstance(value, dict) and key not in ("core_contribution_bands", "match_tier_bands"):
             out.update({f"{key}_{sub}": v for sub, v in value.items()})
         else:
             out[key] = value
+    for source in ("match", "core"):
+        out[f"vesting_{source}"] = vesting_schedule(scn["plan_design"]["vesting"][source])
+    out.update({f"balances_{key}": value for key, value in scn["balances"].items()})
     return out
 
 

@@ -5,6 +5,12 @@
 the statutory increments, and flagged ``is_estimated``. The age 60-63 super catch-up
 (SECURE 2.0 s.109) starts in 2025; before that the column is empty.
 
+``roth_catch_up_wage_threshold`` is the SECURE 2.0 s.603 Roth catch-up rule (IRC 414(v)(7)): a
+participant whose FICA wages from the employer in the prior year exceed it may make catch-up
+contributions only as Roth. The statute's $145,000 is indexed under 415(d) in $5,000 steps
+($150,000 for 2026, Notice 2025-67). The IRS's administrative transition period (Notice 2023-62)
+runs through 2025, so the column is empty before 2026: the rule applies from 2026.
+
     python -m plansim.irs_limits            # rewrites the seed
 """
 
@@ -21,6 +27,8 @@ OFFICIAL = {
     2026: (24500, 8000, 11250, 72000, 360000),
 }
 INCREMENTS = (500, 500, None, 1000, 5000)
+ROTH_CATCH_UP_THRESHOLD = {2026: 150000}  # official values; from 2026, the first year the rule applies
+ROTH_CATCH_UP_STEP = 5000
 GROWTH = 0.025
 LAST_YEAR = 2060
 SEED = Path(__file__).resolve().parents[2] / "dbt" / "seeds" / "irs_limits.csv"
@@ -38,6 +46,18 @@ def projected(year: int) -> tuple:
     return tuple(out)
 
 
+def roth_catch_up_threshold(year: int) -> int | None:
+    """The 414(v)(7) prior-year wage threshold of a plan year (None before the rule applies)."""
+    first = min(ROTH_CATCH_UP_THRESHOLD)
+    if year < first:
+        return None
+    if year in ROTH_CATCH_UP_THRESHOLD:
+        return ROTH_CATCH_UP_THRESHOLD[year]
+    base_year = max(ROTH_CATCH_UP_THRESHOLD)
+    factor = (1 + GROWTH) ** (year - base_year)
+    return math.floor(ROTH_CATCH_UP_THRESHOLD[base_year] * factor / ROTH_CATCH_UP_STEP) * ROTH_CATCH_UP_STEP
+
+
 def rows() -> list[dict]:
     out = []
     for year in range(min(OFFICIAL), LAST_YEAR + 1):
@@ -49,6 +69,7 @@ def rows() -> list[dict]:
             "super_catch_up_limit": "" if values[2] is None else values[2],
             "annual_additions_limit": values[3],
             "compensation_limit": values[4],
+            "roth_catch_up_wage_threshold": "" if roth_catch_up_threshold(year) is None else roth_catch_up_threshold(year),
             "is_estimated": str(estimated).lower(),
         })
     return out

@@ -41,6 +41,7 @@ NO_AUTO_IN_FULL = {
     "payroll_frequency": "biweekly",
     "match_true_up": False,
     "limit_415c_correction_order": "deferrals_first",
+    "vesting": {"match": "graded_6", "core": "graded_6"},
 }
 
 
