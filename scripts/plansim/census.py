@@ -50,14 +50,28 @@ CANONICAL_COLUMNS: list[tuple[str, str]] = [
     ("deferral_rate", "DECIMAL(9,6)"),
     ("enrollment_date", "DATE"),
     ("auto_escalation_opt_out", "BOOLEAN"),
+    # optional plan money (issue 19): NULL when the census does not give them
+    ("roth_deferral_rate", "DECIMAL(9,6)"),
+    ("prior_year_wages", "DECIMAL(18,2)"),
+    ("annual_hours", "DECIMAL(9,2)"),
+    ("vesting_service_years", "INTEGER"),
+    ("balance_pretax", "DECIMAL(18,2)"),
+    ("balance_roth", "DECIMAL(18,2)"),
+    ("balance_match", "DECIMAL(18,2)"),
+    ("balance_core", "DECIMAL(18,2)"),
+    ("account_balance", "DECIMAL(18,2)"),
 ]
 
 REQUIRED_COLUMNS: tuple[str, ...] = ("employee_id", "birth_date", "hire_date", "annual_compensation")
 
-# PlanAlign census column names -> canonical name. ``None`` = accepted and ignored.
-# ``employee_id``, ``job_level`` and ``auto_escalation_opt_out`` have the same name in both
-# sets; ``active`` (PlanAlign) is accepted in either set and only used for rows without a
-# termination_date (active = false there means "terminated, date unknown").
+# PlanAlign census column names -> canonical name. ``None`` = no canonical column of its own.
+# ``employee_id``, ``job_level``, ``auto_escalation_opt_out``, ``prior_year_wages``,
+# ``annual_hours``, ``vesting_service_years`` and the balances have the same name in both sets;
+# ``active`` (PlanAlign) is accepted in either set and only used for rows without a
+# termination_date (active = false there means "terminated, date unknown"). roth_deferral_rate
+# has no PlanAlign name: a PlanAlign file gives the dollar amounts ``pre_tax_contribution`` and
+# ``roth_contribution`` (:data:`ROTH_SOURCES`) instead, and roth_deferral_rate = deferral_rate *
+# roth / (pre_tax + roth); in a plansim file those two are ignored.
 PLANALIGN_ALIASES: dict[str, str | None] = {
     "employee_birth_date": "birth_date",
     "employee_hire_date": "hire_date",
@@ -75,13 +89,23 @@ PLANALIGN_ALIASES: dict[str, str | None] = {
     "employer_match_contribution": None,
     "eligibility_entry_date": None,
 }
+ROTH_SOURCES: tuple[str, ...] = ("pre_tax_contribution", "roth_contribution")
+BALANCE_SOURCES: tuple[str, ...] = ("balance_pretax", "balance_roth", "balance_match", "balance_core")
 
 _CANONICAL_NAMES = [name for name, _ in CANONICAL_COLUMNS]
-_SHARED_NAMES = {"employee_id", "job_level", "auto_escalation_opt_out"}
+_SHARED_NAMES = {
+    "employee_id", "job_level", "auto_escalation_opt_out",
+    "prior_year_wages", "annual_hours", "vesting_service_years", *BALANCE_SOURCES, "account_balance",
+}
 _PLANSIM_ONLY = [n for n in _CANONICAL_NAMES if n not in _SHARED_NAMES]
 _ALIAS_OF = {canon: alias for alias, canon in PLANALIGN_ALIASES.items() if canon}
+# the VARCHAR columns of table ``src``: every canonical field, then what only feeds one
+_SOURCE_FIELDS = [*_CANONICAL_NAMES, "active", *ROTH_SOURCES]
 
 MAX_COMPENSATION = 100_000_000
+MAX_BALANCE = 100_000_000_000  # exclusive
+MAX_ANNUAL_HOURS = 8784  # 366 days x 24 hours
+MAX_VESTING_YEARS = 80
 MAX_AGE_AT_CENSUS = 100
 MIN_HIRE_AGE = 14
 EXAMPLES = 5
@@ -248,7 +272,9 @@ def _map_columns(names: list[str]) -> tuple[str, dict[str, int], dict[str, str]]
         )
     index: dict[str, int] = {}
     shown: dict[str, str] = {}
-    for canon in _CANONICAL_NAMES + ["active"]:
+    # the contribution amounts feed roth_deferral_rate only in a PlanAlign file
+    used = [*_CANONICAL_NAMES, "active", *(ROTH_SOURCES if column_set == "planalign" else ())]
+    for canon in used:
         for candidate in (canon, _ALIAS_OF.get(canon)):
             if candidate and candidate in by_norm:
                 index[canon] = by_norm[candidate][0]
@@ -293,7 +319,7 @@ def _load_csv(con: duckdb.DuckDBPyConnection, path: Path, kind: str) -> _Source:
     cols = ", ".join(f"{sql_literal(f'c{i}')}: 'VARCHAR'" for i in range(len(names)))
     select = ", ".join(
         f"{_clean(f'c{index[c]}') if c in index else 'CAST(NULL AS VARCHAR)'} AS {c}"
-        for c in _CANONICAL_NAMES + ["active"]
+        for c in _SOURCE_FIELDS
     )
     con.execute(
         f"""CREATE TABLE raw AS SELECT * FROM read_csv({sql_literal(str(path))},
@@ -347,7 +373,7 @@ def _load_parquet(con: duckdb.DuckDBPyConnection, path: Path) -> _Source:
     types = {r[0]: str(r[1]).upper() for r in schema}
     column_set, index, shown = _map_columns(names)
     exprs = []
-    for canon in _CANONICAL_NAMES + ["active"]:
+    for canon in _SOURCE_FIELDS:
         if canon not in index:
             exprs.append(f"CAST(NULL AS VARCHAR) AS {canon}")
             continue
@@ -437,7 +463,7 @@ def _load_excel(con: duckdb.DuckDBPyConnection, path: Path, sheet: str | None) -
         columns[f"c{i}"] = pa.array([_cell_text(r[i]) for _, r in kept], pa.string())
     select = ", ".join(
         f"{_clean(f'c{index[c]}') if c in index else 'CAST(NULL AS VARCHAR)'} AS {c}"
-        for c in _CANONICAL_NAMES + ["active"]
+        for c in _SOURCE_FIELDS
     )
     con.register("sheet_cells", pa.table(columns))
     try:
@@ -478,6 +504,12 @@ def _load(path: Path, sheet: str | None = None) -> _Source:
 # --------------------------------------------------------------------------- checks
 
 
+_NUMBER_FIELDS = (
+    "annual_compensation", "deferral_rate", "job_level", "roth_deferral_rate", "prior_year_wages", "annual_hours",
+    "vesting_service_years", *BALANCE_SOURCES, "account_balance", *ROTH_SOURCES,
+)
+
+
 def _parse(src: _Source) -> None:
     """Create table ``p``: the cleaned strings (``v_*``) next to their parsed values."""
     parts = ["rn", "ln", "employee_id"]
@@ -485,7 +517,7 @@ def _parse(src: _Source) -> None:
         parts.append(f"{c} AS v_{c}")
         parts.append(f"regexp_full_match({c}, {sql_literal(_DATE_RE)}) AS f_{c}")
         parts.append(f"TRY_CAST(regexp_extract({c}, {sql_literal(_DATE_PART_RE)}) AS DATE) AS {c}")
-    for c in ("annual_compensation", "deferral_rate", "job_level"):
+    for c in _NUMBER_FIELDS:
         parts.append(f"{c} AS v_{c}")
         parts.append(
             f"CASE WHEN regexp_full_match({c}, {sql_literal(_NUMBER_RE)}) THEN TRY_CAST({c} AS DOUBLE) END AS {c}"
@@ -553,6 +585,7 @@ def _checks(src: _Source, census_date: datetime.date, max_job_level: int, units:
             (f"{jl} is outside 1..{max_job_level}",
              f"job_level = floor(job_level) AND (job_level < 1 OR job_level > {int(max_job_level)})", "v_job_level"),
         ]
+    out += _plan_money_checks(s)
     if "auto_escalation_opt_out" in s:
         out.append((f"{s['auto_escalation_opt_out']} is not a boolean (true/false/1/0/yes/no/t/f)",
                     "v_auto_escalation_opt_out IS NOT NULL AND b_auto_escalation_opt_out IS NULL",
@@ -560,6 +593,70 @@ def _checks(src: _Source, census_date: datetime.date, max_job_level: int, units:
     if "active" in s:
         out.append((f"{s['active']} is not a boolean (true/false/1/0/yes/no/t/f)",
                     "v_active IS NOT NULL AND b_active IS NULL", "v_active"))
+    return out
+
+
+def _number_checks(s: dict[str, str], c: str) -> list[tuple[str, str, str]]:
+    """Column ``c`` (when the file has it) is a number and not negative."""
+    if c not in s:
+        return []
+    return [
+        (f"{s[c]} is not a number", f"v_{c} IS NOT NULL AND {c} IS NULL", f"v_{c}"),
+        (f"{s[c]} is negative", f"{c} < 0", f"v_{c}"),
+    ]
+
+
+def _plan_money_checks(s: dict[str, str]) -> list[tuple[str, str, str]]:
+    """The optional plan-money columns: Roth rate, prior-year wages, hours, vesting service, balances."""
+    out = _number_checks(s, "roth_deferral_rate")
+    if "roth_deferral_rate" in s and "deferral_rate" in s:
+        out.append((f"{s['roth_deferral_rate']} is above {s['deferral_rate']}",
+                    "roth_deferral_rate > coalesce(deferral_rate, 0)",
+                    "v_roth_deferral_rate || ' > ' || coalesce(v_deferral_rate, '(blank)')"))
+    for c in ROTH_SOURCES:  # only mapped in a PlanAlign file
+        out += _number_checks(s, c)
+    out += _number_checks(s, "prior_year_wages")
+    if "prior_year_wages" in s:
+        out.append((f"{s['prior_year_wages']} is absurdly large (> {MAX_COMPENSATION:,})",
+                    f"prior_year_wages > {MAX_COMPENSATION}", "v_prior_year_wages"))
+    if "annual_hours" in s:
+        out += [
+            (f"{s['annual_hours']} is not a number", "v_annual_hours IS NOT NULL AND annual_hours IS NULL",
+             "v_annual_hours"),
+            (f"{s['annual_hours']} is outside 0..{MAX_ANNUAL_HOURS}",
+             f"annual_hours < 0 OR annual_hours > {MAX_ANNUAL_HOURS}", "v_annual_hours"),
+        ]
+    if "vesting_service_years" in s:
+        vs = s["vesting_service_years"]
+        out += [
+            (f"{vs} is not an integer",
+             "v_vesting_service_years IS NOT NULL AND (vesting_service_years IS NULL "
+             "OR vesting_service_years <> floor(vesting_service_years))",
+             "v_vesting_service_years"),
+            (f"{vs} is outside 0..{MAX_VESTING_YEARS}",
+             "vesting_service_years = floor(vesting_service_years) AND "
+             f"(vesting_service_years < 0 OR vesting_service_years > {MAX_VESTING_YEARS})",
+             "v_vesting_service_years"),
+        ]
+    balances = [c for c in (*BALANCE_SOURCES, "account_balance") if c in s]
+    for c in balances:
+        out += _number_checks(s, c)
+        out.append((f"{s[c]} is absurdly large (>= {MAX_BALANCE:,})", f"{c} >= {MAX_BALANCE}", f"v_{c}"))
+    sources = [c for c in BALANCE_SOURCES if c in s]
+    if sources and "account_balance" in s:
+        # every balance given is a valid amount: compare them as they are staged (cents)
+        valid = " AND ".join(f"(v_{c} IS NULL OR ({c} >= 0 AND {c} < {MAX_BALANCE}))"
+                             for c in [*sources, "account_balance"])
+        cents = [f"TRY_CAST(round(coalesce({c}, 0), 2) AS DECIMAL(18,2))" for c in sources]
+        total = "TRY_CAST(round(account_balance, 2) AS DECIMAL(18,2))"
+        given = " OR ".join(f"v_{c} IS NOT NULL" for c in sources)
+        added = " + ".join(cents)
+        out.append((
+            f"{' + '.join(s[c] for c in sources)} (blanks as 0) do not add up to {s['account_balance']} "
+            "(within 0.01)",
+            f"v_account_balance IS NOT NULL AND ({given}) AND {valid} AND abs(({added}) - {total}) > 0.01",
+            f"printf('sum %.2f, total %.2f', {added}, {total})",
+        ))
     return out
 
 
@@ -618,7 +715,7 @@ def _run_checks(src: _Source, census_date: datetime.date, max_job_level: int, un
     ]
     row = con.execute(f"SELECT {', '.join(aggs + extra)} FROM p").fetchone()
     label = _row_label(src)
-    problems: list[str] = []
+    problems = _column_problems(src)
     for i, (text, _, _) in enumerate(checks):
         n = row[2 * i]
         if n:
@@ -636,6 +733,17 @@ def _run_checks(src: _Source, census_date: datetime.date, max_job_level: int, un
         problems.append(_describe(text, dr_gt1, dr_ex or [], label))
     problems.extend(_duplicate_problems(src, label))
     return problems
+
+
+def _column_problems(src: _Source) -> list[str]:
+    """Problems of the columns the file has, not of its rows."""
+    s = src.shown
+    if "roth_deferral_rate" in s and "deferral_rate" not in s:
+        return [
+            f"column {s['roth_deferral_rate']!r} needs a deferral_rate column: the Roth rate is the part of "
+            f"deferral_rate deferred as Roth; add deferral_rate or drop {s['roth_deferral_rate']}"
+        ]
+    return []
 
 
 def _duplicate_problems(src: _Source, label: Label) -> list[str]:
@@ -733,7 +841,10 @@ def stage_census(
     """Validate, then atomically write the active rows to ``out_path`` as Parquet.
 
     Columns and types are :data:`CANONICAL_COLUMNS`, rows ordered by employee_id. A blank
-    deferral_rate becomes 0, a blank auto_escalation_opt_out false; job_level stays NULL.
+    deferral_rate becomes 0, a blank auto_escalation_opt_out false; job_level and the plan-money
+    columns stay NULL (so does a column the census does not have). roth_deferral_rate is a
+    fraction like deferral_rate; from a PlanAlign file it is deferral_rate * roth_contribution /
+    (pre_tax_contribution + roth_contribution), NULL unless both amounts are given and add up to > 0.
     Nothing is written when the census is invalid.
     """
     _check_options(max_job_level, deferral_rate_units)
@@ -741,6 +852,14 @@ def stage_census(
     src, summary = _check_and_summarise(Path(path), cdate, int(max_job_level), deferral_rate_units, sheet)
     out = Path(out_path)
     scale = "100.0" if deferral_rate_units == "percent" else "1.0"
+    if summary.column_set == "planalign":
+        roth = ("CASE WHEN pre_tax_contribution + roth_contribution > 0 THEN coalesce(deferral_rate, 0) "
+                "* roth_contribution / (pre_tax_contribution + roth_contribution) END")
+    else:
+        roth = "roth_deferral_rate"
+    money = ",\n          ".join(
+        f"CAST(round({c}, 2) AS DECIMAL(18,2)) AS {c}" for c in (*BALANCE_SOURCES, "account_balance")
+    )
     select = f"""
         SELECT
           CAST(employee_id AS VARCHAR) AS employee_id,
@@ -751,7 +870,12 @@ def stage_census(
           CAST(job_level AS INTEGER) AS job_level,
           CAST(round(coalesce(deferral_rate, 0) / {scale}, 6) AS DECIMAL(9,6)) AS deferral_rate,
           CAST(enrollment_date AS DATE) AS enrollment_date,
-          CAST(coalesce(b_auto_escalation_opt_out, false) AS BOOLEAN) AS auto_escalation_opt_out
+          CAST(coalesce(b_auto_escalation_opt_out, false) AS BOOLEAN) AS auto_escalation_opt_out,
+          CAST(round(({roth}) / {scale}, 6) AS DECIMAL(9,6)) AS roth_deferral_rate,
+          CAST(round(prior_year_wages, 2) AS DECIMAL(18,2)) AS prior_year_wages,
+          CAST(round(annual_hours, 2) AS DECIMAL(9,2)) AS annual_hours,
+          CAST(vesting_service_years AS INTEGER) AS vesting_service_years,
+          {money}
         FROM p
         WHERE {_ACTIVE_SQL.format(cd=sql_literal(cdate.isoformat()))}
         ORDER BY employee_id"""
