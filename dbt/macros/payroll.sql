@@ -60,3 +60,13 @@
         else prior_is_enrolled
     end
 {%- endmacro %}
+
+{#- the Roth share of the deferral rate on a day: a new election's share from its date (an
+    escalation keeps it), 0 after an opt-out, else the Jan 1 share -#}
+{% macro roth_share_on(day) -%}
+    case
+        when opt_out_date <= {{ day }} then 0
+        when enrollment_event_date <= {{ day }} then coalesce(enrollment_roth_share, 0)
+        else coalesce(prior_roth_share, 0)
+    end::double
+{%- endmacro %}

@@ -52,7 +52,7 @@ REQUIRED_COLUMNS = {
                                     "is_enrolled", "deferral_rate", "enrollment_date",
                                     "is_auto_enrollment_opted_out", "is_escalation_opted_out",
                                     "deferral_rate_source", "enrollment_source", "escalation_count",
-                                    "pending_opt_out_date"],
+                                    "pending_opt_out_date", "roth_share", "annual_hours", "year_wages"],
 }
 
 # Sort keys of every exported model (deterministic file content).

@@ -23,7 +23,16 @@ UNIT_TESTS = {"contributions_match_limits_and_proration", "contributions_match_o
               "contributions_follow_pay_dates", "contributions_match_true_up",
               "contributions_415c_excess_deferral_is_catch_up", "contributions_415c_refunds_deferrals_first",
               "contributions_415c_employer_first", "escalation_stops_at_the_cap",
-              "escalation_scope_and_first_escalation_opt_out", "opt_out_window_crosses_the_year_end"}
+              "escalation_scope_and_first_escalation_opt_out", "opt_out_window_crosses_the_year_end",
+              # plan money (issue 19): service/points-graded formulas, Roth and 414(v)(7) catch-up, allocation
+              # conditions (last day, hours, retirement waiver, withheld match), new elections' Roth draw
+              "contributions_service_graded_core_and_match", "contributions_points_graded_core",
+              "contributions_415c_deferrals_first_by_band",
+              "contributions_roth_catch_up_2026", "contributions_no_roth_no_catch_up_above_threshold",
+              "contributions_last_day_rule_withholds_core_and_true_up", "contributions_last_day_rule_without_conditions",
+              "contributions_hours_condition_and_retirement_waiver", "contributions_withheld_match_deposit_then_forfeit",
+              "contributions_withheld_match_allocate_at_year_end", "new_elections_roth_by_age_share",
+              "new_elections_pretax_without_roth"}
 # Workforce rules (dbt/models/intermediate/workforce/_workforce_unit_tests.yml): merit service
 # cutoff / proration and COLA, grown new-hire pay bands, retirement at max_age and by age.
 WORKFORCE_UNIT_TESTS = {"merit_cutoff_and_cola_by_hire_date", "merit_prorated_by_completed_months",

@@ -8,6 +8,8 @@
   enrollment, one opt-out (after enrollment) and one escalation (or escalation opt-out), so
   the month-end state is a fixed precedence of the events dated by then. Contributions do
   not use these month ends: they use the state on each pay date (int_employee_contributions).
+  roth_share: the Roth share of the rate (a new election's from its date, kept by an
+  escalation, 0 after an opt-out).
 -#}
 {{ config(
     unique_key=['scenario_id', 'plan_design_id', 'employee_id', 'simulation_year', 'as_of_month'],
@@ -71,6 +73,7 @@ final as (
         prior_is_auto_enrollment_opted_out or has_opted_out as is_auto_enrollment_opted_out,
         prior_is_escalation_opted_out or has_opted_out_of_escalation as is_escalation_opted_out,
         (prior_escalation_count + case when has_escalated then 1 else 0 end)::integer as escalation_count,
+        {{ roth_share_on('month_end_date') }}::decimal(9, 6) as roth_share,
         -- an auto-enrollment opt-out still to come after this month (carried into next year at Dec)
         case when not has_opted_out and scheduled_opt_out_date > month_end_date then scheduled_opt_out_date end
             as pending_opt_out_date

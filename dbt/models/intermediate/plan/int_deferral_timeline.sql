@@ -4,7 +4,10 @@
   year's December state file, or the census), and the dates and rates of this year's
   enrollment, opt-out and escalation events. The monthly accumulator reads it at month ends
   (deferral_rate_on / is_enrolled_on), the contributions at each pay date. Ephemeral: it
-  is a shared CTE, not a table.
+  is a shared CTE, not a table. Plan money: the Roth share of the Jan 1 rate and of this year's
+  election (prior_roth_share, enrollment_roth_share), census annual_hours (null = unknown),
+  prior_year_wages (for IRC 414(v)(7); null for a hire of the year) and whether the leaving is a
+  retirement (is_retirement).
 -#}
 {{ config(materialized='ephemeral') }}
 
@@ -46,9 +49,15 @@ final as (
         coalesce(prior_state.is_auto_enrollment_opted_out, false) as prior_is_auto_enrollment_opted_out,
         coalesce(prior_state.is_escalation_opted_out, false) as prior_is_escalation_opted_out,
         coalesce(prior_state.escalation_count, 0) as prior_escalation_count,
+        coalesce(prior_state.roth_share, 0)::double as prior_roth_share,
+        prior_state.annual_hours::double as annual_hours,
+        prior_state.prior_year_wages::decimal(18, 2) as prior_year_wages,
+        coalesce(prior_state.is_prior_year_wages_assumed, false) as is_prior_year_wages_assumed,
+        workforce.employment_status = 'retirement' as is_retirement,
         enrollments.effective_date as enrollment_event_date,
         enrollments.deferral_rate_after as enrollment_rate,
         enrollments.enrollment_source,
+        enrollments.roth_share::double as enrollment_roth_share,
         -- an auto-enrollment opt-out due after Dec 31 (this year's enrollment, or one carried in)
         coalesce(enrollments.scheduled_opt_out_date, prior_state.pending_opt_out_date) as scheduled_opt_out_date,
         opt_outs.effective_date as opt_out_date,

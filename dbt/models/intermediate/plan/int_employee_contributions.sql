@@ -15,13 +15,40 @@
   first (§414(v), up to the unused catch-up limit); what remains is corrected in the order of
   limit_415c_correction_order (docs/semantics.md). All amounts are computed unrounded per
   period and rounded to cents per year.
+  Plan money (issue 19):
+  - service_years: completed years from hire to Dec 31 (or the termination date); service_points:
+    age in completed years at the same date + service_years. core_contribution_bands and
+    match_tier_bands (when set) pick one band per employee-year on that basis.
+  - allocation conditions (allocation_conditions_<source>), before 415(c): employed on Dec 31,
+    hours_in_year (census annual_hours, else full_time_hours, x days employed / days in the
+    year) and service_years; waived for a retirement when waived_on lists it. A failing core is
+    core_withheld; a failing match is match_withheld (allocate_at_year_end) or deposited per
+    period and forfeited at year end (deposit_then_forfeit: match_deposited_forfeited, not an
+    annual addition); the true-up has its own conditions.
+  - sources: deferrals split by the year's deferral-weighted roth_share; IRC 414(v)(7) (from
+    the first year with a roth_catch_up_wage_threshold): prior_year_wages above it make
+    catch-up only as Roth, and none at all in a plan without Roth (catch-up limit 0).
+  - *_year_share: contribution-weighted share of the year left after each deposit (pay date;
+    Dec 31 for the true-up and a condition-gated year-end allocation).
 -#}
 {{ config(
     unique_key=['scenario_id', 'plan_design_id', 'employee_id', 'simulation_year'],
     tags=['deferral_pipeline', 'contributions']
 ) }}
 
-{%- set tiers = var('match_tiers') %}
+{%- set tier_bands_spec = var('match_tier_bands', none) %}
+{%- set match_bands = tier_bands_spec['bands'] if tier_bands_spec else [{'from': 0, 'to': none, 'tiers': var('match_tiers')}] %}
+{%- set match_basis = tier_bands_spec.get('basis', 'service') if tier_bands_spec else 'service' %}
+{%- set core_bands_spec = var('core_contribution_bands', none) %}
+{%- set core_bands = core_bands_spec['bands'] if core_bands_spec else [{'from': 0, 'to': none, 'rate': var('core_contribution_rate')}] %}
+{%- set core_basis = core_bands_spec.get('basis', 'service') if core_bands_spec else 'service' %}
+{%- set roth_available = var('roth_available', true) %}
+{%- set match_conditions = var('allocation_conditions_match', {}) or {} %}
+{%- set true_up_conditions = var('allocation_conditions_match_true_up', {}) or {} %}
+{%- set core_conditions = var('allocation_conditions_core', {}) or {} %}
+{%- set withheld_match = var('allocation_conditions_withheld_match', 'allocate_at_year_end') %}
+{%- set match_gated = has_allocation_conditions(match_conditions) == 'true' %}
+{%- set core_gated = has_allocation_conditions(core_conditions) == 'true' %}
 
 with timeline as (
     select * from {{ ref('int_deferral_timeline') }}
@@ -40,6 +67,7 @@ employed_days as (
         timeline.*,
         periods.pay_period,
         periods.period_days,
+        periods.period_end,
         least(periods.period_end, coalesce(timeline.termination_date, periods.period_end)) as state_date,
         greatest(periods.period_start, timeline.hire_date) as employed_from,
         least(periods.period_end, coalesce(timeline.termination_date, periods.period_end)) as employed_to
@@ -62,6 +90,9 @@ earned as (
         employee_id,
         pay_period,
         {{ deferral_rate_on('state_date') }}::double as deferral_rate,
+        {{ roth_share_on('state_date') }} as roth_share,
+        -- the deposit's share of the year left after the pay date (the period end)
+        ({{ year_end() }} - period_end)::double / {{ days_in_year() }} as deposit_year_share,
         {{ is_enrolled_on('state_date') }} as is_enrolled,
         eligibility_date <= state_date as is_eligible,
         (starting_compensation::double * (days_employed - days_at_new_rate)
@@ -87,30 +118,67 @@ requested as (
     from plan_pay
 ),
 
+service as (
+    select
+        timeline.*,
+        least(coalesce(timeline.termination_date, {{ year_end() }}), {{ year_end() }}) as service_date,
+        greatest(0, least(coalesce(timeline.termination_date, {{ year_end() }}), {{ year_end() }})
+                    - greatest(timeline.hire_date, {{ year_start() }}) + 1) as days_employed_in_year
+    from timeline
+),
+
 people as (
     select
-        timeline.employee_id,
-        {{ var('simulation_year') }} - year(timeline.birth_date) as age_at_year_end,
+        service.employee_id,
+        service.termination_date,
+        service.is_retirement,
+        service.prior_year_wages,
+        {{ var('simulation_year') }} - year(service.birth_date) as age_at_year_end,
+        {{ years_between('service.hire_date', 'service.service_date') }}::integer as service_years,
+        ({{ years_between('service.birth_date', 'service.service_date') }}
+         + {{ years_between('service.hire_date', 'service.service_date') }})::integer as service_points,
+        coalesce(service.annual_hours::double, {{ var('full_time_hours', 2080) }})
+            * service.days_employed_in_year / {{ days_in_year() }} as hours_in_year,
+        -- IRC 414(v)(7): prior-year wages from the employer above the year's threshold (none for a new hire)
+        coalesce(limits.roth_catch_up_wage_threshold is not null
+                 and service.prior_year_wages > limits.roth_catch_up_wage_threshold, false) as is_roth_catch_up_required,
         limits.elective_deferral_limit::double as elective_deferral_limit,
         limits.annual_additions_limit::double as annual_additions_limit,
         limits.is_estimated as is_irs_limit_estimated,
         case
-            when {{ var('simulation_year') }} - year(timeline.birth_date) between 60 and 63
+            {%- if not roth_available %}
+            -- no Roth in the plan: a participant bound to Roth catch-up makes none
+            when coalesce(limits.roth_catch_up_wage_threshold is not null
+                          and service.prior_year_wages > limits.roth_catch_up_wage_threshold, false) then 0
+            {%- endif %}
+            when {{ var('simulation_year') }} - year(service.birth_date) between 60 and 63
                  and limits.super_catch_up_limit is not null then limits.super_catch_up_limit
-            when {{ var('simulation_year') }} - year(timeline.birth_date) >= 50 then limits.catch_up_limit
+            when {{ var('simulation_year') }} - year(service.birth_date) >= 50 then limits.catch_up_limit
             else 0
         end::double as catch_up_limit
-    from timeline
+    from service
     cross join limits
+),
+
+banded as (
+    select
+        *,
+        {{ band_index(match_bands, 'service_points' if match_basis == 'points' else 'service_years') }} as match_band,
+        {{ band_index(core_bands, 'service_points' if core_basis == 'points' else 'service_years') }} as core_band,
+        {{ meets_allocation_conditions(match_conditions) }} as meets_match_conditions,
+        {{ meets_allocation_conditions(true_up_conditions) }} as meets_true_up_conditions,
+        {{ meets_allocation_conditions(core_conditions) }} as meets_core_conditions
+    from people
 ),
 
 cumulative as (
     select
         requested.*,
-        people.elective_deferral_limit + people.catch_up_limit as deferral_limit,
+        banded.match_band,
+        banded.elective_deferral_limit + banded.catch_up_limit as deferral_limit,
         sum(requested_deferral) over (partition by requested.employee_id order by pay_period) as requested_to_date
     from requested
-    inner join people on requested.employee_id = people.employee_id
+    inner join banded on requested.employee_id = banded.employee_id
 ),
 
 period_deferral as (
@@ -125,11 +193,7 @@ period_deferral as (
 period_match as (
     select
         *,
-        0
-        {%- for tier in tiers %}
-            + {{ tier['rate'] }} * least(greatest(deferral - {{ tier['from'] }} * eligible_pay, 0),
-                                         {{ tier['to'] - tier['from'] }} * eligible_pay)
-        {%- endfor %} as match
+        {{ banded_tier_match(match_bands, 'match_band', 'deferral', 'eligible_pay') }} as match
     from period_deferral
 ),
 
@@ -142,6 +206,10 @@ yearly as (
         sum(requested_deferral) as requested_deferral,
         sum(deferral) as deferral,
         sum(match) as period_match,
+        sum(deferral * roth_share) as roth_share_weighted_deferral,
+        sum(deferral * deposit_year_share) as deferral_share_weighted,
+        sum(match * deposit_year_share) as match_share_weighted,
+        sum(eligible_pay * deposit_year_share) as eligible_pay_share_weighted,
         count(*) filter (where is_enrolled and earned_pay > 0)::integer as pay_periods_enrolled
     from period_match
     group by employee_id
@@ -150,33 +218,50 @@ yearly as (
 annual as (
     select
         yearly.*,
-        people.age_at_year_end,
-        people.elective_deferral_limit,
-        people.catch_up_limit,
-        people.annual_additions_limit,
-        people.is_irs_limit_estimated,
+        banded.* exclude (employee_id),
         round(gross_compensation, 2) as gross_compensation_rounded,
         -- the period sums telescope to least(request, limit); least() keeps float noise from the cents
         least(round(deferral, 2), round(requested_deferral, 2), elective_deferral_limit + catch_up_limit) as capped_deferral,
-        round(0
-        {%- for tier in tiers %}
-            + {{ tier['rate'] }} * least(greatest(deferral - {{ tier['from'] }} * eligible_plan_compensation, 0),
-                                         {{ tier['to'] - tier['from'] }} * eligible_plan_compensation)
-        {%- endfor %}, 2) as formula_match,
+        round({{ banded_tier_match(match_bands, 'match_band', 'deferral', 'eligible_plan_compensation') }}, 2) as formula_match,
         round(period_match, 2) as period_match_rounded,
-        round({{ var('core_contribution_rate') }} * eligible_plan_compensation, 2) as core_before_415
+        {{ value_by_band(core_bands | map(attribute='rate') | list, 'core_band') }} as core_rate,
+        round({{ value_by_band(core_bands | map(attribute='rate') | list, 'core_band') }} * eligible_plan_compensation, 2)
+            as core_formula
     from yearly
-    inner join people on yearly.employee_id = people.employee_id
+    inner join banded on yearly.employee_id = banded.employee_id
+),
+
+allocated as (
+    -- allocation conditions, before 415(c)
+    select
+        *,
+        case when meets_core_conditions then core_formula else 0 end as core_before_415,
+        case when meets_core_conditions then 0 else core_formula end as core_withheld,
+        case when meets_match_conditions then period_match_rounded else 0 end as period_match_allocated,
+        {%- if withheld_match == 'deposit_then_forfeit' %}
+        0::double as period_match_withheld,
+        case when meets_match_conditions then 0 else period_match_rounded end as match_deposited_forfeited,
+        {%- else %}
+        case when meets_match_conditions then 0 else period_match_rounded end as period_match_withheld,
+        0::double as match_deposited_forfeited,
+        {%- endif %}
+        {%- if var('match_true_up') %}
+        greatest(0, formula_match - period_match_rounded) as true_up_formula
+        {%- else %}
+        0::double as true_up_formula
+        {%- endif %}
+    from annual
 ),
 
 employer as (
     select
         *,
         greatest(0, capped_deferral - elective_deferral_limit) as catch_up_402g,
-        {{ 'greatest(period_match_rounded, formula_match)' if var('match_true_up') else 'period_match_rounded' }}
-            as match_before_415,
+        case when meets_true_up_conditions then true_up_formula else 0 end as match_true_up,
+        case when meets_true_up_conditions then 0 else true_up_formula end as true_up_withheld,
+        period_match_allocated + case when meets_true_up_conditions then true_up_formula else 0 end as match_before_415,
         least(annual_additions_limit, gross_compensation_rounded) as additions_limit_applied
-    from annual
+    from allocated
 ),
 
 excess as (
@@ -215,13 +300,25 @@ correction_0 as (
     attributable to it is forfeited. -#}
 {%- set segments = [] %}
 {%- if var('limit_415c_correction_order') == 'deferrals_first' %}
-    {%- set ns = namespace(top=none) %}
-    {%- for tier in tiers | reverse %}
-        {%- do segments.append({'lo': tier['to'], 'hi': ns.top, 'rate': 0}) %}
-        {%- do segments.append({'lo': tier['from'], 'hi': tier['to'], 'rate': tier['rate']}) %}
-        {%- set ns.top = tier['from'] %}
+    {#- segments between consecutive boundaries of all bands' tiers, from the top down; a
+        segment's rate is its band's tier rate (0 outside every tier), as a CASE on the band -#}
+    {%- set bounds = [0] %}
+    {%- for band in match_bands %}{% for tier in band['tiers'] %}
+        {%- do bounds.append(tier['from']) %}{% do bounds.append(tier['to']) %}
+    {%- endfor %}{% endfor %}
+    {%- set bounds = bounds | unique | sort %}
+    {%- do segments.append({'lo': bounds[-1], 'hi': none, 'rate': '0'}) %}
+    {%- for k in range(bounds | length - 1, 0, -1) %}
+        {%- set lo = bounds[k - 1] %}{% set hi = bounds[k] %}
+        {%- set rates = [] %}
+        {%- for band in match_bands %}
+            {%- set ns = namespace(rate=0) %}
+            {%- for tier in band['tiers'] %}{% if tier['from'] <= lo and hi <= tier['to'] %}{% set ns.rate = tier['rate'] %}{% endif %}{% endfor %}
+            {%- do rates.append(ns.rate) %}
+        {%- endfor %}
+        {%- do segments.append({'lo': lo, 'hi': hi,
+              'rate': '(case when match_before_415 > 0 then ' ~ value_by_band(rates, 'match_band') ~ ' else 0 end)'}) %}
     {%- endfor %}
-    {%- do segments.append({'lo': 0, 'hi': ns.top, 'rate': 0}) %}
 {%- endif %}
 {%- for seg in segments %}
 {%- set i = loop.index0 %}
@@ -277,6 +374,31 @@ employer_corrected as (
     from residual
 ),
 
+amounts as (
+    select
+        *,
+        (capped_deferral - deferral_refund_415 - round(late_refund, 2))::decimal(18, 2) as employee_deferral_amount,
+        catch_up_deferral::decimal(18, 2) as catch_up_amount,
+        (match_before_415 - match_forfeited_415 - round(match_cut, 2))::decimal(18, 2) as employer_match_amount,
+        (core_before_415 - round(core_cut, 2))::decimal(18, 2) as employer_core_amount,
+        -- the year's Roth share of the deferral: deferral-weighted over the pay dates
+        {%- if roth_available %}
+        case when deferral > 0 then least(1, greatest(0, roth_share_weighted_deferral / deferral)) else 0 end
+        {%- else %}
+        0::double
+        {%- endif %} as year_roth_share
+    from employer_corrected
+),
+
+sources as (
+    select
+        *,
+        round((employee_deferral_amount - catch_up_amount) * year_roth_share, 2)::decimal(18, 2) as roth_deferral_amount,
+        case when is_roth_catch_up_required then catch_up_amount
+             else round(catch_up_amount * year_roth_share, 2)::decimal(18, 2) end as roth_catch_up_amount
+    from amounts
+),
+
 final as (
     select
         {{ identity_columns() }},
@@ -286,15 +408,52 @@ final as (
         round(plan_compensation, 2)::decimal(18, 2) as plan_compensation,
         round(eligible_plan_compensation, 2)::decimal(18, 2) as eligible_plan_compensation,
         round(requested_deferral, 2)::decimal(18, 2) as requested_deferral,
-        (capped_deferral - deferral_refund_415 - round(late_refund, 2))::decimal(18, 2) as employee_deferral,
-        catch_up_deferral::decimal(18, 2) as catch_up_deferral,
-        (match_before_415 - match_forfeited_415 - round(match_cut, 2))::decimal(18, 2) as employer_match,
-        (core_before_415 - round(core_cut, 2))::decimal(18, 2) as employer_core,
-        (capped_deferral - deferral_refund_415 - round(late_refund, 2) - catch_up_deferral
-         + match_before_415 - match_forfeited_415 - round(match_cut, 2)
-         + core_before_415 - round(core_cut, 2))::decimal(18, 2) as annual_additions,
+        employee_deferral_amount as employee_deferral,
+        catch_up_amount as catch_up_deferral,
+        (employee_deferral_amount - catch_up_amount - roth_deferral_amount)::decimal(18, 2) as pretax_deferral,
+        roth_deferral_amount as roth_deferral,
+        (catch_up_amount - roth_catch_up_amount)::decimal(18, 2) as pretax_catch_up,
+        roth_catch_up_amount::decimal(18, 2) as roth_catch_up,
+        year_roth_share::decimal(9, 6) as roth_share,
+        prior_year_wages::decimal(18, 2) as prior_year_wages,
+        is_roth_catch_up_required,
+        employer_match_amount as employer_match,
+        match_true_up::decimal(18, 2) as match_true_up,
+        employer_core_amount as employer_core,
+        (employee_deferral_amount - catch_up_amount + employer_match_amount + employer_core_amount)::decimal(18, 2)
+            as annual_additions,
         (deferral_refund_415 + round(late_refund, 2))::decimal(18, 2) as deferral_refund_415,
         (match_forfeited_415 + round(match_cut, 2))::decimal(18, 2) as match_forfeited_415,
+        (period_match_withheld + true_up_withheld)::decimal(18, 2) as match_withheld,
+        match_deposited_forfeited::decimal(18, 2) as match_deposited_forfeited,
+        core_withheld::decimal(18, 2) as core_withheld,
+        service_years,
+        service_points,
+        core_rate::decimal(9, 6) as core_contribution_rate_applied,
+        match_band::integer as match_tier_band,
+        round(hours_in_year, 2)::decimal(9, 2) as hours_in_year,
+        meets_match_conditions,
+        meets_true_up_conditions,
+        meets_core_conditions,
+        -- deposit timing: contribution-weighted share of the year after the deposit date
+        case when employee_deferral_amount > 0 and deferral > 0
+             then round(deferral_share_weighted / deferral, 6) else 0 end::decimal(9, 6) as deferral_year_share,
+        {%- if match_gated and withheld_match == 'allocate_at_year_end' %}
+        0::decimal(9, 6) as match_year_share,
+        {%- else %}
+        -- per-period deposits at their pay dates' mean share (weighted by the period match), the true-up at Dec 31
+        case when employer_match_amount > 0 and period_match_allocated + match_true_up > 0 and period_match > 0
+             then round(match_share_weighted / period_match * period_match_allocated
+                        / (period_match_allocated + match_true_up), 6)
+             else 0 end::decimal(9, 6) as match_year_share,
+        {%- endif %}
+        {%- if core_gated %}
+        0::decimal(9, 6) as core_year_share,
+        {%- else %}
+        case when employer_core_amount > 0 and eligible_plan_compensation > 0
+             then round(eligible_pay_share_weighted / eligible_plan_compensation, 6) else 0 end::decimal(9, 6)
+            as core_year_share,
+        {%- endif %}
         (elective_deferral_limit + catch_up_limit)::decimal(18, 2) as deferral_limit_applied,
         additions_limit_applied::decimal(18, 2) as annual_additions_limit_applied,
         pay_periods_enrolled,
@@ -304,7 +463,7 @@ final as (
         catch_up_limit > 0 and catch_up_deferral >= catch_up_limit as is_catch_up_limited,
         excess_before_catch_up > 0 as is_415c_limited,
         is_irs_limit_estimated
-    from employer_corrected
+    from sources
 )
 
 select * from final

@@ -9,7 +9,11 @@
   - otherwise voluntary enrollment with the age band's probability, on a day drawn between
     eligibility and the last day employed, at a rate drawn from rate_choices.
   Census participants (deferral_rate > 0) are enrolled at baseline: no event.
+  roth_share of an enrollment (auto or voluntary): 1 (Roth) with the probability of the
+  roth_new_election_share band of the age on the enrollment date (draw stream roth_election),
+  else 0 (pre-tax); always 0 when roth_available is false. Opt-out rows: null.
 -#}
+{%- set roth_available = var('roth_available', true) %}
 {{ config(
     unique_key=['scenario_id', 'plan_design_id', 'employee_id', 'simulation_year', 'event_type'],
     tags=['deferral_pipeline']
@@ -92,20 +96,21 @@ events as (
            enrollment_date as effective_date, 0::decimal(9, 6) as deferral_rate_before,
            {{ var('auto_enrollment_default_rate') }}::decimal(9, 6) as deferral_rate_after,
            case when draws_opt_out and opt_out_date_drawn > {{ year_end() }} then opt_out_date_drawn end
-               as scheduled_opt_out_date
+               as scheduled_opt_out_date,
+           {{ roth_election_share(roth_available) }} as roth_share
     from auto_enrolled
     union all
     select employee_id, 'opt_out', 'auto_enrollment', opt_out_date_drawn,
-           {{ var('auto_enrollment_default_rate') }}::decimal(9, 6), 0::decimal(9, 6), null::date
+           {{ var('auto_enrollment_default_rate') }}::decimal(9, 6), 0::decimal(9, 6), null::date, null::decimal(9, 6)
     from auto_enrolled
     where draws_opt_out and opt_out_date_drawn <= last_day_employed
     union all
     select employee_id, 'opt_out', 'auto_enrollment', opt_out_date, deferral_rate::decimal(9, 6),
-           0::decimal(9, 6), null::date
+           0::decimal(9, 6), null::date, null::decimal(9, 6)
     from carried_opt_outs
     union all
     select employee_id, 'enrollment', 'voluntary', enrollment_date,
-           0::decimal(9, 6), chosen_rate::decimal(9, 6), null::date
+           0::decimal(9, 6), chosen_rate::decimal(9, 6), null::date, {{ roth_election_share(roth_available) }}
     from voluntary
 ),
 
@@ -118,7 +123,8 @@ final as (
         effective_date,
         deferral_rate_before,
         deferral_rate_after,
-        scheduled_opt_out_date
+        scheduled_opt_out_date,
+        roth_share
     from events
 )
 
