@@ -133,6 +133,7 @@ people as (
         service.termination_date,
         service.is_retirement,
         service.prior_year_wages,
+        service.is_prior_year_wages_assumed,
         {{ var('simulation_year') }} - year(service.birth_date) as age_at_year_end,
         {{ years_between('service.hire_date', 'service.service_date') }}::integer as service_years,
         ({{ years_between('service.birth_date', 'service.service_date') }}
@@ -416,6 +417,7 @@ final as (
         roth_catch_up_amount::decimal(18, 2) as roth_catch_up,
         year_roth_share::decimal(9, 6) as roth_share,
         prior_year_wages::decimal(18, 2) as prior_year_wages,
+        is_prior_year_wages_assumed,
         is_roth_catch_up_required,
         employer_match_amount as employer_match,
         match_true_up::decimal(18, 2) as match_true_up,
