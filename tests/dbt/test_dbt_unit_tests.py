@@ -28,6 +28,7 @@ UNIT_TESTS = {"contributions_match_limits_and_proration", "contributions_match_o
               # conditions (last day, hours, retirement waiver, withheld match), new elections' Roth draw
               "contributions_service_graded_core_and_match", "contributions_points_graded_core",
               "contributions_415c_deferrals_first_by_band",
+              "contributions_min_service_condition",
               "contributions_roth_catch_up_2026", "contributions_no_roth_no_catch_up_above_threshold",
               "contributions_last_day_rule_withholds_core_and_true_up", "contributions_last_day_rule_without_conditions",
               "contributions_hours_condition_and_retirement_waiver", "contributions_withheld_match_deposit_then_forfeit",
