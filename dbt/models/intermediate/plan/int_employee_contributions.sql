@@ -258,9 +258,12 @@ employer as (
     select
         *,
         greatest(0, capped_deferral - elective_deferral_limit) as catch_up_402g,
-        case when meets_true_up_conditions then true_up_formula else 0 end as match_true_up,
-        case when meets_true_up_conditions then 0 else true_up_formula end as true_up_withheld,
-        period_match_allocated + case when meets_true_up_conditions then true_up_formula else 0 end as match_before_415,
+        -- the true-up is part of the match: it needs the match's conditions and its own
+        case when meets_match_conditions and meets_true_up_conditions then true_up_formula else 0 end as match_true_up,
+        case when meets_match_conditions and meets_true_up_conditions then 0 else true_up_formula end as true_up_withheld,
+        period_match_allocated
+            + case when meets_match_conditions and meets_true_up_conditions then true_up_formula else 0 end
+            as match_before_415,
         least(annual_additions_limit, gross_compensation_rounded) as additions_limit_applied
     from allocated
 ),
