@@ -34,12 +34,15 @@ rule build_plan_year:
     input:
         workforce=rules.build_workforce_year.output.marker,
         prior_deferral_state=get_prior_deferral_state_file,
+        prior_balances=get_prior_balances_file,
     output:
         deferral_state=f"{RESULTS}/{{scenario}}/{{year}}/int_year_end_deferral_state.parquet",
         accumulator=f"{RESULTS}/{{scenario}}/{{year}}/int_deferral_rate_state_accumulator.parquet",
         contributions=f"{RESULTS}/{{scenario}}/{{year}}/int_employee_contributions.parquet",
         events=f"{RESULTS}/{{scenario}}/{{year}}/fct_yearly_events.parquet",
         snapshot=f"{RESULTS}/{{scenario}}/{{year}}/fct_workforce_snapshot.parquet",
+        balances=f"{RESULTS}/{{scenario}}/{{year}}/int_employee_balances.parquet",
+        year_end_balances=f"{RESULTS}/{{scenario}}/{{year}}/int_year_end_balances.parquet",
         marker=f"{RESULTS}/{{scenario}}/{{year}}/plan_phase.json",
     log:
         f"{LOGS}/{{scenario}}/{{year}}/build_plan_year.log",

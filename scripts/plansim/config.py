@@ -554,7 +554,8 @@ def plan_params(scn: dict) -> dict:
             "workforce": {k: scn["workforce"][k] for k in sorted(PLAN_ONLY_WORKFORCE_KEYS)}}
 
 
-def dbt_vars(scn: dict, year: int, starting_workforce_file: str, prior_deferral_state_file: str) -> dict:
+def dbt_vars(scn: dict, year: int, starting_workforce_file: str, prior_deferral_state_file: str,
+             prior_balances_file: str = "") -> dict:
     """The complete variable scope of one dbt call: identity, seed, year and all assumptions.
 
     Workforce keys keep their names; plan design and balances keys are flattened with ``_``
@@ -569,6 +570,7 @@ def dbt_vars(scn: dict, year: int, starting_workforce_file: str, prior_deferral_
         "random_seed": scn["random_seed"],
         "starting_workforce_file": str(starting_workforce_file),
         "prior_deferral_state_file": str(prior_deferral_state_file),
+        "prior_balances_file": str(prior_balances_file),
     }
     out.update(scn["workforce"])
     for key, value in scn["plan_design"].items():

@@ -27,18 +27,25 @@ EXPORTS = {
         "contributions": "int_employee_contributions",
         "events": "fct_yearly_events",
         "snapshot": "fct_workforce_snapshot",
+        "balances": "int_employee_balances",
+        "year_end_balances": "int_year_end_balances",
     },
 }
 
 
-def handover_files(scn: dict, year: int, results: str = RESULTS) -> tuple[str, str]:
-    """(starting workforce file, prior deferral state file) of ``year``, absolute paths."""
+# The files year N reads from year N-1 (the staged census in the start year), in the order
+# dbt_vars takes them: starting workforce, prior deferral state, prior balances.
+HANDOVER_MODELS = ("int_year_end_workforce_state", "int_year_end_deferral_state", "int_year_end_balances")
+
+
+def handover_files(scn: dict, year: int, results: str = RESULTS) -> tuple[str, str, str]:
+    """(starting workforce file, prior deferral state file, prior balances file) of ``year``, absolute paths."""
     sid = scn["scenario_id"]
     if year == scn["start_year"]:
-        staged = Path(results, sid, "staged_census.parquet").resolve()
-        return str(staged), str(staged)
+        staged = str(Path(results, sid, "staged_census.parquet").resolve())
+        return staged, staged, staged
     prev = Path(results, sid, str(year - 1)).resolve()
-    return (str(prev / "int_year_end_workforce_state.parquet"), str(prev / "int_year_end_deferral_state.parquet"))
+    return tuple(str(prev / f"{model}.parquet") for model in HANDOVER_MODELS)
 
 
 def year_vars(scn: dict, year: int, results: str = RESULTS) -> dict:

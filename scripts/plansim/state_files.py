@@ -53,6 +53,11 @@ REQUIRED_COLUMNS = {
                                     "is_auto_enrollment_opted_out", "is_escalation_opted_out",
                                     "deferral_rate_source", "enrollment_source", "escalation_count",
                                     "pending_opt_out_date", "roth_share", "annual_hours", "year_wages"],
+    "int_year_end_balances": ["scenario_id", "plan_design_id", "simulation_year", "employee_id",
+                              "balance_pretax", "balance_roth", "balance_match", "balance_core",
+                              "vesting_service_years", "vested_share_match", "vested_share_core",
+                              "termination_date", "is_retirement", "is_distribution_elected",
+                              "distribution_date", "forfeiture_date"],
 }
 
 # Sort keys of every exported model (deterministic file content).

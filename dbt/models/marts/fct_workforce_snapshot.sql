@@ -1,7 +1,8 @@
 {#-
   Grain: one row per employee employed at any time in the simulation year: year-end
   status, level, pay, age, tenure, eligibility, December deferral state and the year's
-  contributions.
+  contributions; the vested shares of the employer sources and the closing account balances per
+  source (int_employee_balances, left join: every snapshot row stays).
 -#}
 {{ config(
     unique_key=['scenario_id', 'plan_design_id', 'employee_id', 'simulation_year'],
@@ -18,6 +19,10 @@ december as (
 
 contributions as (
     select * from {{ this_year('int_employee_contributions') }}
+),
+
+balances as (
+    select * from {{ this_year('int_employee_balances') }}
 ),
 
 final as (
@@ -60,10 +65,18 @@ final as (
         contributions.is_catch_up_used,
         contributions.is_catch_up_limited,
         contributions.is_401a17_limited,
-        contributions.is_415c_limited
+        contributions.is_415c_limited,
+        balances.vested_share_match,
+        balances.vested_share_core,
+        balances.closing_balance_pretax as balance_pretax,
+        balances.closing_balance_roth as balance_roth,
+        balances.closing_balance_match as balance_match,
+        balances.closing_balance_core as balance_core,
+        balances.closing_balance_total as balance_total
     from workforce
     inner join december on workforce.employee_id = december.employee_id
     inner join contributions on workforce.employee_id = contributions.employee_id
+    left join balances on workforce.employee_id = balances.employee_id
 )
 
 select * from final
