@@ -555,12 +555,14 @@ def plan_params(scn: dict) -> dict:
 
 
 def dbt_vars(scn: dict, year: int, starting_workforce_file: str, prior_deferral_state_file: str,
-             prior_balances_file: str = "") -> dict:
+             prior_balances_file: str | None = None) -> dict:
     """The complete variable scope of one dbt call: identity, seed, year and all assumptions.
 
     Workforce keys keep their names; plan design and balances keys are flattened with ``_``
     (``auto_enrollment.default_rate`` -> ``auto_enrollment_default_rate``, ``balances.investment_return``
     -> ``balances_investment_return``). Vesting schedules reach SQL as lists of vested shares.
+    ``prior_balances_file`` defaults to ``prior_deferral_state_file``: in the start year (and the
+    pre-flight's empty census) both are the same census file.
     """
     out: dict[str, Any] = {
         "scenario_id": scn["scenario_id"],
@@ -570,7 +572,7 @@ def dbt_vars(scn: dict, year: int, starting_workforce_file: str, prior_deferral_
         "random_seed": scn["random_seed"],
         "starting_workforce_file": str(starting_workforce_file),
         "prior_deferral_state_file": str(prior_deferral_state_file),
-        "prior_balances_file": str(prior_balances_file),
+        "prior_balances_file": str(prior_deferral_state_file if prior_balances_file is None else prior_balances_file),
     }
     out.update(scn["workforce"])
     for key, value in scn["plan_design"].items():
