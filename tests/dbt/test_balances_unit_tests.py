@@ -1,7 +1,7 @@
 """The dbt unit tests of vesting, balances and forfeitures (dbt/models/intermediate/plan/
 _balances_unit_tests.yml: cliff-3 and graded-6 at each service year, a termination after two
 years, a two-year roll-forward with mid-year money, full vesting at normal retirement age and on
-retirement, break-in-service and cash-out timing) run and pass, and a wrong hand-computed figure
+retirement, break-in-service and cash-out timing, service counted in hours) run and pass, and a wrong hand-computed figure
 makes them fail."""
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ UNIT_TESTS = {"balances_vesting_cliff_3_and_graded_6_by_service_year",
               "balances_termination_after_two_years_forfeits_the_non_vested_part",
               "balances_roll_forward_year_one", "balances_roll_forward_year_two",
               "balances_full_vesting_at_normal_retirement_age_and_on_retirement",
-              "balances_break_in_service_timing_and_cash_out"}
+              "balances_break_in_service_timing_and_cash_out", "balances_vesting_service_counted_in_hours"}
 SPEC = "dbt/models/intermediate/plan/_balances_unit_tests.yml"
 
 
