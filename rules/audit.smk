@@ -11,6 +11,7 @@ rule audit_year:
         contributions=rules.build_plan_year.output.contributions,
         events=rules.build_plan_year.output.events,
         snapshot=rules.build_plan_year.output.snapshot,
+        balances=rules.build_plan_year.output.balances,
         plan_marker=rules.build_plan_year.output.marker,
         prior_deferral_state=get_prior_deferral_state_file,
         previous_done=get_previous_done,
@@ -21,6 +22,7 @@ rule audit_year:
         f"{LOGS}/{{scenario}}/{{year}}/audit_year.log",
     params:
         config_hash=get_config_hash,
+        forfeitures=get_forfeiture_params,
     resources:
         mem_mb=get_mem_mb,
         runtime=get_runtime_min,

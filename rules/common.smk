@@ -171,6 +171,11 @@ def get_census_params(wildcards):
                        "max_job_level": len(scn["workforce"]["promotion_rates"])}, sort_keys=True)
 
 
+def get_forfeiture_params(wildcards):
+    """How the plan uses its forfeiture account (the year's summary computes its use)."""
+    return json.dumps(get_scenario(wildcards)["plan_design"]["forfeitures"], sort_keys=True)
+
+
 def get_config_hash(wildcards):
     return plansim_config.config_hash(get_scenario(wildcards))
 

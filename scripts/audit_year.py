@@ -1,5 +1,7 @@
 """Snakemake script: the year's quality gates, summary.json and the `done` sentinel."""
+import json
 import sys
+from pathlib import Path
 
 from plansim.audit import sentinel
 from plansim.jobs import run_job
@@ -13,8 +15,10 @@ def main(smk, log):
         ("needs", "int_workforce_needs"), ("workforce_state", "int_year_end_workforce_state"),
         ("deferral_state", "int_year_end_deferral_state"), ("accumulator", "int_deferral_rate_state_accumulator"),
         ("contributions", "int_employee_contributions"), ("events", "fct_yearly_events"),
-        ("snapshot", "fct_workforce_snapshot")]}
-    summary = year_summary(smk.input.needs, smk.input.snapshot, smk.input.events)
+        ("snapshot", "fct_workforce_snapshot"), ("balances", "int_employee_balances")]}
+    previous = json.loads(Path(smk.input.previous_done).read_text())["summary"] if smk.input.previous_done else None
+    summary = year_summary(smk.input.needs, smk.input.snapshot, smk.input.events, smk.input.contributions,
+                           smk.input.balances, json.loads(smk.params.forfeitures), previous)
     done = sentinel(files, [smk.input.workforce_marker, smk.input.plan_marker], sid, year, smk.params.config_hash)
     done["summary"] = summary
     write_json(smk.output.summary, summary)
@@ -22,7 +26,8 @@ def main(smk, log):
     line = (f"[plansim] {sid} {year}: headcount {summary['headcount_start']} -> {summary['headcount_end']}, "
             f"hires {summary['hires']}, participation {100 * summary['participation_rate']:.1f}%, "
             f"avg deferral {100 * summary['average_deferral_rate']:.2f}%, "
-            f"employer cost {summary['employer_cost_pct_of_payroll']:.2f}% of payroll")
+            f"employer cost {summary['employer_cost_pct_of_payroll']:.2f}% of payroll "
+            f"({summary['net_employer_cost_pct_of_payroll']:.2f}% net of forfeitures)")
     log(line)
     print(line, file=sys.__stdout__, flush=True)
 

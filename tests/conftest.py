@@ -113,12 +113,21 @@ def tiny_run(tmp_path_factory) -> Path:
 def sample_run(tmp_path_factory) -> Path:
     """The 5,000-employee sample census, 2025-2029 (the default config), with and without
     auto-enrollment + auto-escalation (scenarios `baseline` and `no_auto_features`: what the
-    README's figures show; the default config's third scenario changes neither)."""
+    README's figures show; the default config's third scenario changes neither), and for 2025-2027 the
+    standard formula under cliff-3 and under immediate vesting (SAMPLE_VESTING_SCENARIOS)."""
     wd = copy_workflow(tmp_path_factory.mktemp("sample") / "wf")
-    cfg = base_config(scenarios={"baseline": {}, "no_auto_features": {"plan_design_id": "no_auto"}})
+    cfg = base_config(scenarios={"baseline": {}, "no_auto_features": {"plan_design_id": "no_auto"},
+                                 **SAMPLE_VESTING_SCENARIOS})
     write_config(wd, cfg)
-    snakemake(wd, "--cores", "2", "results/baseline/summary.csv", "results/no_auto_features/summary.csv")
+    snakemake(wd, "--cores", "2", *(f"results/{sid}/summary.csv" for sid in cfg["scenarios"]))
     return wd
+
+
+# The sample run's two vesting designs: the standard formula, only the vesting schedule differs.
+SAMPLE_VESTING_SCENARIOS = {
+    sid: {"end_year": 2027, "plan_design": {"vesting": {"match": schedule, "core": schedule}}}
+    for sid, schedule in (("vesting_cliff_3", "cliff_3"), ("vesting_immediate", "immediate"))
+}
 
 
 # The analyst-outputs run: the tiny census, 2025-2026, with and without auto features.

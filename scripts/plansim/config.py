@@ -55,6 +55,9 @@ def _share_at(schedule: list[float], years: int) -> float:
 
 # Keys that orchestration consumes (Snakemake / Python) rather than SQL.
 ORCHESTRATION_KEYS = {"end_year", "census", "census_sheet", "census_date", "deferral_rate_units", "dbt_threads"}
+# Plan-design keys (as flattened for dbt) that only the year's summary reads: how the plan uses
+# its forfeiture account (plansim.summary.plan_money).
+ORCHESTRATION_PLAN_KEYS = {"forfeitures_use", "forfeitures_plan_expense_per_participant"}
 
 
 # --------------------------------------------------------------------------- loading
@@ -577,7 +580,7 @@ def dbt_vars(scn: dict, year: int, starting_workforce_file: str, prior_deferral_
     out.update(scn["workforce"])
     for key, value in scn["plan_design"].items():
         if isinstance(value, dict) and key not in ("core_contribution_bands", "match_tier_bands"):
-            out.update({f"{key}_{sub}": v for sub, v in value.items()})
+            out.update({f"{key}_{sub}": v for sub, v in value.items() if f"{key}_{sub}" not in ORCHESTRATION_PLAN_KEYS})
         else:
             out[key] = value
     for source in ("match", "core"):

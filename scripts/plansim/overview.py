@@ -17,10 +17,11 @@ from plansim.report import format_figure, read_summary
 
 # The terminal table: end-of-horizon figures a sponsor asks about first.
 TABLE_FIGURES = ["headcount_end", "participation_rate", "average_deferral_rate", "employer_match",
-                 "employer_core", "employer_cost_pct_of_payroll"]
+                 "employer_core", "employer_cost_pct_of_payroll", "net_employer_cost_pct_of_payroll"]
 SHORT_LABELS = {"headcount_end": "headcount", "participation_rate": "participation",
                 "average_deferral_rate": "avg deferral", "employer_match": "match", "employer_core": "core",
-                "employer_cost_pct_of_payroll": "employer cost % pay"}
+                "employer_cost_pct_of_payroll": "employer cost % pay",
+                "net_employer_cost_pct_of_payroll": "net cost % pay"}
 
 
 def next_files(results: Path, scenarios: Sequence[str], report: Path | None) -> list[tuple[str, Path]]:

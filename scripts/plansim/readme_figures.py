@@ -29,7 +29,10 @@ def figures_block(results: str | Path, base: str = "baseline", other: str = "no_
                 f"in `{base}` against {format_figure('participation_rate', last_other['participation_rate'])} "
                 f"in `{other}`, at an employer cost of "
                 f"{format_figure('employer_cost_pct_of_payroll', last['employer_cost_pct_of_payroll'])} of payroll "
-                f"against {format_figure('employer_cost_pct_of_payroll', last_other['employer_cost_pct_of_payroll'])}.")
+                f"against {format_figure('employer_cost_pct_of_payroll', last_other['employer_cost_pct_of_payroll'])}; "
+                f"net of the forfeitures of leavers who were not vested, "
+                f"{format_figure('net_employer_cost_pct_of_payroll', last['net_employer_cost_pct_of_payroll'])} against "
+                f"{format_figure('net_employer_cost_pct_of_payroll', last_other['net_employer_cost_pct_of_payroll'])}.")
     return f"{BEGIN}\n{table}\n{sentence}\n{END}"
 
 

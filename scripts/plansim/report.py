@@ -31,7 +31,7 @@ from plansim.xlsx import Workbook
 EXCEL_MAX_DATA_ROWS = 1_048_575
 
 # How each summary figure is labelled and shown. "fraction" values are shares (0.74 = 74%);
-# employer_cost_pct_of_payroll is already in percent.
+# the *_pct_of_payroll figures are already in percent.
 FIGURES: dict[str, tuple[str, str]] = {
     "headcount_start": ("Headcount, start of year", "count"),
     "headcount_end": ("Headcount, end of year", "count"),
@@ -50,15 +50,30 @@ FIGURES: dict[str, tuple[str, str]] = {
     "employee_deferrals": ("Employee deferrals", "money"),
     "employer_match": ("Employer match", "money"),
     "employer_core": ("Employer core", "money"),
-    "employer_cost_pct_of_payroll": ("Employer cost, % of payroll", "percent"),
+    "employer_cost_pct_of_payroll": ("Gross employer cost, % of payroll", "percent"),
     "share_at_402g_limit": ("Participants at the 402(g) limit", "fraction"),
+    "pretax_deferrals": ("Pre-tax deferrals (with catch-up)", "money"),
+    "roth_deferrals": ("Roth deferrals (with catch-up)", "money"),
+    "catch_up_deferrals": ("Catch-up deferrals", "money"),
+    "roth_catch_up": ("Roth catch-up", "money"),
+    "gross_employer_cost": ("Gross employer cost", "money"),
+    "forfeitures_generated": ("Forfeitures generated", "money"),
+    "forfeitures_used": ("Forfeitures used for contributions", "money"),
+    "forfeitures_used_for_expenses": ("Forfeitures used for plan expenses", "money"),
+    "forfeiture_account_end": ("Forfeiture account, end of year (carried)", "money"),
+    "net_employer_cost": ("Net employer cost", "money"),
+    "forfeitures_used_pct_of_payroll": ("Forfeitures used, % of payroll", "percent"),
+    "net_employer_cost_pct_of_payroll": ("Net employer cost, % of payroll", "percent"),
+    "plan_assets_end": ("Plan assets, end of year", "money"),
 }
 IDENTITY_FIELDS = ("scenario_id", "plan_design_id", "simulation_year")
 
 # Figures compared across scenarios (comparison.html and the comparison plots); the
 # comparison CSV carries every summary figure.
 KEY_FIGURES = ["headcount_end", "hires", "participation_rate", "average_deferral_rate", "total_payroll",
-               "employee_deferrals", "employer_match", "employer_core", "employer_cost_pct_of_payroll"]
+               "employee_deferrals", "employer_match", "employer_core", "gross_employer_cost",
+               "employer_cost_pct_of_payroll", "forfeitures_used", "forfeitures_used_pct_of_payroll",
+               "net_employer_cost", "net_employer_cost_pct_of_payroll"]
 
 # Number formats of the workbook by kind of figure. A "percent" figure (in percent in summary.csv)
 # goes into its cell as a fraction, 4.86 -> 0.0486, so that it shows as 4.86% and a formula
@@ -201,13 +216,14 @@ def _events_sheet(wb: Workbook, events_files: Sequence[str | Path]) -> int:
 
 
 def _snapshot_formats(schema: pa.Schema) -> dict[str, str]:
-    """Dates as dates, rates as percentages, other decimals (money) with two decimals."""
+    """Dates as dates, rates and shares (``*_share``, ``*_share_*``) as percentages, other decimals
+    (money) with two decimals."""
     formats = {}
     for field in schema:
         kind = str(field.type)
         if kind.startswith("date"):
             formats[field.name] = "yyyy-mm-dd"
-        elif kind.startswith("decimal") and ("rate" in field.name):
+        elif kind.startswith("decimal") and ("rate" in field.name or field.name.endswith("_share") or "_share_" in field.name):
             formats[field.name] = "0.00%"
         elif kind.startswith("decimal"):
             formats[field.name] = "#,##0.00"
@@ -231,16 +247,19 @@ def _snapshot_sheet(wb: Workbook, snapshot_file: str | Path, year: int, max_rows
 
 # Settings that are shares (config.yaml: "Rates are fractions (0.03 = 3%)") and that are dollars,
 # by the last name of their dotted key, list numbers left out.
-PERCENT_SETTINGS = ("rate", "promotion_raise", "new_hire_level_mix", "increment", "cap", "from", "to", "probability")
-MONEY_SETTINGS = ("compensation_bands",)
+PERCENT_SETTINGS = ("rate", "promotion_raise", "new_hire_level_mix", "increment", "cap", "from", "to", "probability",
+                    "share", "investment_return", "distribution_share", "pretax", "roth", "match", "core")
+MONEY_SETTINGS = ("compensation_bands", "plan_expense_per_participant")
 
 
 def _setting_format(key: str, value: Any) -> str | None:
     """The number format of a setting's value: percent for rates and shares, money for pay."""
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         return None
-    name = re.sub(r"\[\d+\]", "", key).rsplit(".", 1)[-1]
-    if name in PERCENT_SETTINGS or name.endswith(("_rate", "_rates")):
+    parent, _, name = re.sub(r"\[\d+\]", "", key).rpartition(".")
+    if name in ("from", "to") and parent.endswith("_bands.bands"):
+        return None  # years of service or points, not shares of pay
+    if name in PERCENT_SETTINGS or name.endswith(("_rate", "_rates")) or parent.endswith("investment_return_by_year"):
         return EXCEL_FORMATS["fraction"]
     if name in MONEY_SETTINGS:
         return EXCEL_FORMATS["money"]

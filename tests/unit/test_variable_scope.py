@@ -9,7 +9,7 @@ from pathlib import Path
 import yaml
 
 from conftest import REPO
-from plansim.config import ORCHESTRATION_KEYS, TABLE_KEYS, dbt_vars, load_scenarios, load_schema
+from plansim.config import ORCHESTRATION_KEYS, ORCHESTRATION_PLAN_KEYS, TABLE_KEYS, dbt_vars, load_scenarios, load_schema
 
 VAR = re.compile(r"""var\(\s*['"]([a-z0-9_]+)['"]""")
 IDENTITY = {"scenario_id", "plan_design_id", "simulation_year", "start_year", "random_seed",
@@ -42,15 +42,19 @@ def test_every_var_passed_to_dbt_is_used_by_the_sql():
 
 def test_every_config_key_reaches_a_consumer():
     scn = scenario()
-    config_keys = {k for k in scn if k not in {"workforce", "plan_design"}} | set(scn["workforce"])
+    config_keys = ({k for k in scn if k not in {"workforce", "plan_design", "balances"}} | set(scn["workforce"])
+                   | {f"balances_{sub}" for sub in scn["balances"]})
     for key, value in scn["plan_design"].items():
-        config_keys |= {f"{key}_{sub}" for sub in value} if isinstance(value, dict) else {key}
+        flat = isinstance(value, dict) and key not in ("core_contribution_bands", "match_tier_bands")
+        config_keys |= {f"{key}_{sub}" for sub in value} if flat else {key}
     passed = set(dbt_vars(scn, 2026, "wf.parquet", "ds.parquet"))
     orchestration_code = "\n".join(p.read_text() for p in [*REPO.joinpath("rules").glob("*.smk"),
                                                             *REPO.joinpath("scripts").rglob("*.py")])
     for key in sorted(config_keys - passed):
-        assert key in ORCHESTRATION_KEYS, f"config key {key!r} reaches neither dbt nor the orchestration"
-        assert f'["{key}"]' in orchestration_code, f"orchestration key {key!r} is read nowhere"
+        assert key in ORCHESTRATION_KEYS | ORCHESTRATION_PLAN_KEYS, \
+            f"config key {key!r} reaches neither dbt nor the orchestration"
+        leaf = key if key in ORCHESTRATION_KEYS else key.removeprefix("forfeitures_")
+        assert f'["{leaf}"]' in orchestration_code, f"orchestration key {key!r} is read nowhere"
     assert IDENTITY <= passed
 
 
