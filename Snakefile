@@ -7,6 +7,7 @@
 #   results/{scenario}/{year}/int_year_end_workforce_state.parquet   -> next year's starting workforce
 #   results/{scenario}/{year}/plan_phase.json           phase 2: plan events -> accumulator -> contributions -> marts
 #   results/{scenario}/{year}/int_year_end_deferral_state.parquet    -> next year's deferral state
+#   results/{scenario}/{year}/int_year_end_balances.parquet          -> next year's account balances and vesting
 #   results/{scenario}/{year}/<model>.parquet           exports: fct_workforce_snapshot, fct_yearly_events,
 #                                                       int_deferral_rate_state_accumulator, int_employee_contributions, ...
 #   results/{scenario}/{year}/summary.json, done        phase 3: quality gates + the year's sentinel

@@ -12,6 +12,7 @@ rule audit_year:
         events=rules.build_plan_year.output.events,
         snapshot=rules.build_plan_year.output.snapshot,
         balances=rules.build_plan_year.output.balances,
+        year_end_balances=rules.build_plan_year.output.year_end_balances,
         plan_marker=rules.build_plan_year.output.marker,
         prior_deferral_state=get_prior_deferral_state_file,
         previous_done=get_previous_done,

@@ -15,7 +15,8 @@ def main(smk, log):
         ("needs", "int_workforce_needs"), ("workforce_state", "int_year_end_workforce_state"),
         ("deferral_state", "int_year_end_deferral_state"), ("accumulator", "int_deferral_rate_state_accumulator"),
         ("contributions", "int_employee_contributions"), ("events", "fct_yearly_events"),
-        ("snapshot", "fct_workforce_snapshot"), ("balances", "int_employee_balances")]}
+        ("snapshot", "fct_workforce_snapshot"), ("balances", "int_employee_balances"),
+        ("year_end_balances", "int_year_end_balances")]}
     previous = json.loads(Path(smk.input.previous_done).read_text())["summary"] if smk.input.previous_done else None
     summary = year_summary(smk.input.needs, smk.input.snapshot, smk.input.events, smk.input.contributions,
                            smk.input.balances, json.loads(smk.params.forfeitures), previous)

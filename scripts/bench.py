@@ -66,9 +66,12 @@ ONE_MILLION = 1_000_000
 GIB = 1024 ** 3
 MIB = 1024 ** 2
 PAGE = os.sysconf("SC_PAGE_SIZE")
-# The two year-end models the next year's staging models read back (by file, var paths).
-HANDOVER = {"int_year_end_workforce_state": "starting_workforce_file",
-            "int_year_end_deferral_state": "prior_deferral_state_file"}
+def handover() -> dict[str, str]:
+    """The year-end models the next year's staging models read back (model -> var of the path),
+    from the plansim package this run imports (plansim.phases.HANDOVER_VARS)."""
+    from plansim.phases import HANDOVER_VARS
+
+    return HANDOVER_VARS
 
 TARGETS_TEXT = {
     "floor_60k": "60k x 5 years: pipeline wall <= 3x the floor",
@@ -379,7 +382,7 @@ def pipeline_metrics(wd: Path, run: dict) -> dict:
         agg["sql_s"] += sum(float(c.get("sql_seconds") or 0) for c in calls)
         agg["job_s"] += float(data.get("seconds") or 0) if isinstance(data, dict) else 0.0
         if isinstance(data, dict) and isinstance(data.get("rows"), dict) and "simulation_year" in data:
-            for model in HANDOVER:
+            for model in handover():
                 if model in data["rows"]:
                     handover_rows[(model, int(data["simulation_year"]))] = data["rows"][model]
     jobs = snakemake_jobs(wd)
@@ -640,12 +643,12 @@ def run_floor(src: Path, compiled: dict[int, dict], scn: dict, years: list[int],
             created.add(rel)
         next_vars = year_vars_at(scn, year + 1, results)
         started = time.perf_counter()
-        for model, var in HANDOVER.items():
+        for model, var in handover().items():
             rel = next(n["relation_name"] for n in order if n["name"] == model)
             export_year_slice(con, rel, next_vars[var], scn, year)
         exports_s += time.perf_counter() - started
         cpu_s += time.process_time() - cpu0  # CPU of the floor (all DuckDB threads), tests excluded
-        for model in HANDOVER:
+        for model in handover():
             rel = next(n["relation_name"] for n in order if n["name"] == model)
             handover_rows[(model, year)] = con.execute(
                 f"select count(*) from {rel} where {slice_predicate(scn, year)}").fetchone()[0]
@@ -706,7 +709,7 @@ def run_variant(src: Path, wd: Path, scn: dict, years: list[int], manifest: dict
             calls += 1
         next_vars = year_vars_at(scn, year + 1, results)
         with duckdb.connect(str(db)) as con:
-            for model, var in HANDOVER.items():
+            for model, var in handover().items():
                 export_year_slice(con, rels[model], next_vars[var], scn, year)
     wall = time.perf_counter() - started
     return {"variant": variant, "wall_s": wall, "dbt_invocations": calls,

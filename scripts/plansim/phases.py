@@ -36,6 +36,9 @@ EXPORTS = {
 # The files year N reads from year N-1 (the staged census in the start year), in the order
 # dbt_vars takes them: starting workforce, prior deferral state, prior balances.
 HANDOVER_MODELS = ("int_year_end_workforce_state", "int_year_end_deferral_state", "int_year_end_balances")
+# The dbt var through which the next year's staging model reads each of them.
+HANDOVER_VARS = dict(zip(HANDOVER_MODELS, ("starting_workforce_file", "prior_deferral_state_file",
+                                           "prior_balances_file")))
 
 
 def handover_files(scn: dict, year: int, results: str = RESULTS) -> tuple[str, str, str]:

@@ -19,6 +19,8 @@ KEYS = {
     "int_year_end_deferral_state": ["employee_id"],
     "int_year_end_workforce_state": ["employee_id"],
     "int_employee_compensation_by_year": ["employee_id"],
+    "int_employee_balances": ["employee_id"],
+    "int_year_end_balances": ["employee_id"],
 }
 
 
