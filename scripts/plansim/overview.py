@@ -56,7 +56,7 @@ def render(results: Path, scenarios: Sequence[str], report: Path | None) -> str:
     lines += [f"  {what:<{width}}  {path}" for what, path in files] or ["  nothing yet: run `plansim report`"]
     table = figures_table(results, scenarios)
     sizes = [max(len(row[i]) for row in table) for i in range(len(table[0]))]
-    lines += ["", "Key figures, last year of each scenario (employer cost = match + core, as % of pay):"]
+    lines += ["", "Key figures, last year of each scenario (employer cost = match + core, as % of pay; net = less the forfeitures used):"]
     for n, row in enumerate(table):
         cells = [row[0].ljust(sizes[0]), row[1].ljust(sizes[1])] + [c.rjust(s) for c, s in zip(row[2:], sizes[2:])]
         lines.append("  " + "  ".join(cells))
