@@ -16,8 +16,8 @@ CLIFF, IMMEDIATE = SAMPLE_VESTING_SCENARIOS
 
 
 @pytest.fixture(scope="module")
-def summaries(sample_run) -> dict[str, pd.DataFrame]:
-    return {sid: pd.read_csv(sample_run / "results" / sid / "summary.csv").set_index("simulation_year")
+def summaries(vesting_run) -> dict[str, pd.DataFrame]:
+    return {sid: pd.read_csv(vesting_run / "results" / sid / "summary.csv").set_index("simulation_year")
             for sid in (CLIFF, IMMEDIATE)}
 
 

@@ -23,7 +23,7 @@ from openpyxl import load_workbook
 from conftest import REPORT_SCENARIOS as SCENARIOS, REPORT_SHEETS as SHEETS, REPORT_YEARS as YEARS, report_config
 from plansim.cli import scenario_targets
 from plansim.config import resolve_config
-from plansim.report import EXCEL_MAX_DATA_ROWS, write_workbook
+from plansim.report import EXCEL_MAX_DATA_ROWS, FIGURES, write_workbook
 
 COMPARISON = ["comparison.csv", "comparison.html", "headcount.png", "participation.png", "average_deferral.png",
               "employer_cost.png"]
@@ -125,12 +125,14 @@ def test_workbook_has_the_analyst_sheets_and_its_summary_equals_summary_csv(repo
         expected = read_csv(report_run / "results" / scenario / "summary.csv")
         assert list(rows[0]) == list(expected[0].keys())
         assert len(rows) == 1 + len(expected)
+        percents = [f for f, (_, kind) in FIGURES.items() if kind == "percent"]
+        assert "employer_cost_pct_of_payroll" in percents and "net_employer_cost_pct_of_payroll" in percents
         for got, want in zip(rows[1:], expected):
             want = {k: as_number(v) for k, v in want.items()}
-            # The workbook holds the percent as a fraction (shown as 4.86%); summary.csv in percent.
-            assert got[list(want).index("employer_cost_pct_of_payroll")] == pytest.approx(
-                want.pop("employer_cost_pct_of_payroll") / 100, rel=1e-12)
-            assert [v for k, v in zip(rows[0], got) if k != "employer_cost_pct_of_payroll"] == list(want.values())
+            # The workbook holds a percent as a fraction (shown as 4.86%); summary.csv in percent.
+            for field in percents:
+                assert got[list(rows[0]).index(field)] == pytest.approx(want.pop(field) / 100, rel=1e-12), field
+            assert [v for k, v in zip(rows[0], got) if k not in percents] == list(want.values())
 
 
 def test_workbook_event_counts_equal_the_event_files(report_run):
