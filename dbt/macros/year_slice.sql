@@ -32,3 +32,8 @@
     '{{ var("plan_design_id") }}'::varchar as plan_design_id,
     {{ var("simulation_year") }}::integer as simulation_year
 {%- endmacro %}
+
+{#- a text value as a SQL string literal (quotes doubled), for paths read by read_parquet -#}
+{% macro sql_string(value) -%}
+    '{{ value | replace("'", "''") }}'
+{%- endmacro %}

@@ -15,7 +15,7 @@
 {{ config(tags=['balances']) }}
 
 with source_rows as (
-    select * from read_parquet('{{ var("prior_balances_file") }}')
+    select * from read_parquet({{ sql_string(var("prior_balances_file")) }})
 ),
 
 {%- if var('simulation_year') == var('start_year') %}

@@ -14,7 +14,7 @@
 {{ config(tags=['deferral_pipeline']) }}
 
 with source_rows as (
-    select * from read_parquet('{{ var("prior_deferral_state_file") }}')
+    select * from read_parquet({{ sql_string(var("prior_deferral_state_file")) }})
 ),
 
 final as (

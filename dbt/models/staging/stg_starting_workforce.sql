@@ -6,7 +6,7 @@
 {{ config(tags=['foundation']) }}
 
 with source_rows as (
-    select * from read_parquet('{{ var("starting_workforce_file") }}')
+    select * from read_parquet({{ sql_string(var("starting_workforce_file")) }})
 ),
 
 final as (
