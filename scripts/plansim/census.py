@@ -60,6 +60,9 @@ CANONICAL_COLUMNS: list[tuple[str, str]] = [
     ("balance_match", "DECIMAL(18,2)"),
     ("balance_core", "DECIMAL(18,2)"),
     ("account_balance", "DECIMAL(18,2)"),
+    # optional compliance data (issue 14): NULL in every row when the census does not have the column
+    ("is_officer", "BOOLEAN"),
+    ("ownership_pct", "DECIMAL(9,4)"),
 ]
 
 REQUIRED_COLUMNS: tuple[str, ...] = ("employee_id", "birth_date", "hire_date", "annual_compensation")
@@ -96,6 +99,7 @@ _CANONICAL_NAMES = [name for name, _ in CANONICAL_COLUMNS]
 _SHARED_NAMES = {
     "employee_id", "job_level", "auto_escalation_opt_out",
     "prior_year_wages", "annual_hours", "vesting_service_years", *BALANCE_SOURCES, "account_balance",
+    "is_officer", "ownership_pct",
 }
 _PLANSIM_ONLY = [n for n in _CANONICAL_NAMES if n not in _SHARED_NAMES]
 _ALIAS_OF = {canon: alias for alias, canon in PLANALIGN_ALIASES.items() if canon}
@@ -506,7 +510,7 @@ def _load(path: Path, sheet: str | None = None) -> _Source:
 
 _NUMBER_FIELDS = (
     "annual_compensation", "deferral_rate", "job_level", "roth_deferral_rate", "prior_year_wages", "annual_hours",
-    "vesting_service_years", *BALANCE_SOURCES, "account_balance", *ROTH_SOURCES,
+    "vesting_service_years", *BALANCE_SOURCES, "account_balance", *ROTH_SOURCES, "ownership_pct",
 )
 
 
@@ -524,7 +528,7 @@ def _parse(src: _Source) -> None:
         )
     true_tokens = ", ".join(sql_literal(t) for t in _TRUE_TOKENS)
     false_tokens = ", ".join(sql_literal(t) for t in _FALSE_TOKENS)
-    for c in ("auto_escalation_opt_out", "active"):
+    for c in ("auto_escalation_opt_out", "active", "is_officer"):
         parts.append(f"{c} AS v_{c}")
         parts.append(
             f"CASE WHEN lower({c}) IN ({true_tokens}) THEN true "
@@ -590,6 +594,13 @@ def _checks(src: _Source, census_date: datetime.date, max_job_level: int, units:
         out.append((f"{s['auto_escalation_opt_out']} is not a boolean (true/false/1/0/yes/no/t/f)",
                     "v_auto_escalation_opt_out IS NOT NULL AND b_auto_escalation_opt_out IS NULL",
                     "v_auto_escalation_opt_out"))
+    if "is_officer" in s:
+        out.append((f"{s['is_officer']} is not a boolean (true/false/1/0/yes/no/t/f)",
+                    "v_is_officer IS NOT NULL AND b_is_officer IS NULL", "v_is_officer"))
+    if "ownership_pct" in s:
+        out += _number_checks(s, "ownership_pct")
+        out.append((f"{s['ownership_pct']} is above 100 (a percentage of the employer)",
+                    "ownership_pct > 100", "v_ownership_pct"))
     if "active" in s:
         out.append((f"{s['active']} is not a boolean (true/false/1/0/yes/no/t/f)",
                     "v_active IS NOT NULL AND b_active IS NULL", "v_active"))
@@ -842,7 +853,8 @@ def stage_census(
 
     Columns and types are :data:`CANONICAL_COLUMNS`, rows ordered by employee_id. A blank
     deferral_rate becomes 0, a blank auto_escalation_opt_out false; job_level and the plan-money
-    columns stay NULL (so does a column the census does not have). roth_deferral_rate is a
+    columns stay NULL (so does a column the census does not have). is_officer and ownership_pct
+    are NULL in every row without their column; with it, a blank is false / 0. roth_deferral_rate is a
     fraction like deferral_rate; from a PlanAlign file it is deferral_rate * roth_contribution /
     (pre_tax_contribution + roth_contribution), NULL unless both amounts are given and add up to > 0.
     Nothing is written when the census is invalid.
@@ -857,6 +869,11 @@ def stage_census(
                 "* roth_contribution / (pre_tax_contribution + roth_contribution) END")
     else:
         roth = "roth_deferral_rate"
+    # a census with the column: a blank cell is "not an officer" / 0%; without it, NULL in every row (unknown)
+    officer = ("CAST(coalesce(b_is_officer, false) AS BOOLEAN)" if "is_officer" in src.shown
+               else "CAST(NULL AS BOOLEAN)")
+    ownership = ("CAST(round(coalesce(ownership_pct, 0), 4) AS DECIMAL(9,4))" if "ownership_pct" in src.shown
+                 else "CAST(NULL AS DECIMAL(9,4))")
     money = ",\n          ".join(
         f"CAST(round({c}, 2) AS DECIMAL(18,2)) AS {c}" for c in (*BALANCE_SOURCES, "account_balance")
     )
@@ -875,7 +892,9 @@ def stage_census(
           CAST(round(prior_year_wages, 2) AS DECIMAL(18,2)) AS prior_year_wages,
           CAST(round(annual_hours, 2) AS DECIMAL(9,2)) AS annual_hours,
           CAST(vesting_service_years AS INTEGER) AS vesting_service_years,
-          {money}
+          {money},
+          {officer} AS is_officer,
+          {ownership} AS ownership_pct
         FROM p
         WHERE {_ACTIVE_SQL.format(cd=sql_literal(cdate.isoformat()))}
         ORDER BY employee_id"""

@@ -69,7 +69,8 @@ def _parquet_types(path: Path) -> list[tuple[str, str]]:
 
 
 def test_plan_money_columns_are_appended_with_their_types(tmp_path: Path) -> None:
-    assert CANONICAL_COLUMNS[-len(PLAN_MONEY):] == PLAN_MONEY
+    # the plan-money columns follow the nine original ones (the compliance columns of issue 14 come after)
+    assert CANONICAL_COLUMNS[9:9 + len(PLAN_MONEY)] == PLAN_MONEY
     assert [name for name, _ in CANONICAL_COLUMNS[:9]] == [
         "employee_id", "birth_date", "hire_date", "termination_date", "annual_compensation", "job_level",
         "deferral_rate", "enrollment_date", "auto_escalation_opt_out"]

@@ -42,7 +42,7 @@ final as (
         case when hire_date::date >= make_date({{ var('start_year') }}, 1, 1) then null
              else coalesce(prior_year_wages, annual_compensation) end::decimal(18, 2) as prior_year_wages,
         hire_date::date < make_date({{ var('start_year') }}, 1, 1) and prior_year_wages is null
-            as is_prior_year_wages_assumed
+            as is_prior_year_wages_assumed,
 {%- else %}
         is_enrolled,
         deferral_rate::decimal(9, 6) as deferral_rate,
@@ -60,8 +60,11 @@ final as (
         {%- endif %}::decimal(9, 6) as roth_share,
         annual_hours::double as annual_hours,
         year_wages::decimal(18, 2) as prior_year_wages,
-        false as is_prior_year_wages_assumed
+        false as is_prior_year_wages_assumed,
 {%- endif %}
+        -- compliance data (issue 14): NULL in every row when the census has no such column
+        is_officer::boolean as is_officer,
+        ownership_pct::decimal(9, 4) as ownership_pct
     from source_rows
 )
 

@@ -7,7 +7,8 @@
   is a shared CTE, not a table. Plan money: the Roth share of the Jan 1 rate and of this year's
   election (prior_roth_share, enrollment_roth_share), census annual_hours (null = unknown),
   prior_year_wages (for IRC 414(v)(7); null for a hire of the year) and whether the leaving is a
-  retirement (is_retirement).
+  retirement (is_retirement). Compliance (issue 14): is_officer and ownership_pct (false / 0 for a
+  hire when the census had the columns, null when it did not) and whether it had them.
 -#}
 {{ config(materialized='ephemeral') }}
 
@@ -29,6 +30,14 @@ opt_outs as (
 
 escalations as (
     select * from {{ this_year('int_deferral_rate_escalation_events') }}
+),
+
+-- whether the census gave officers and owners at all (then a hire is neither; else unknown)
+compliance_data as (
+    select
+        bool_or(is_officer is not null) as is_officer_data_known,
+        bool_or(ownership_pct is not null) as is_owner_data_known
+    from prior_state
 ),
 
 final as (
@@ -54,6 +63,12 @@ final as (
         prior_state.prior_year_wages::decimal(18, 2) as prior_year_wages,
         coalesce(prior_state.is_prior_year_wages_assumed, false) as is_prior_year_wages_assumed,
         workforce.employment_status = 'retirement' as is_retirement,
+        coalesce(prior_state.is_officer, case when compliance_data.is_officer_data_known then false end)
+            as is_officer,
+        coalesce(prior_state.ownership_pct, case when compliance_data.is_owner_data_known then 0 end)::decimal(9, 4)
+            as ownership_pct,
+        coalesce(compliance_data.is_officer_data_known, false) as is_officer_data_known,
+        coalesce(compliance_data.is_owner_data_known, false) as is_owner_data_known,
         enrollments.effective_date as enrollment_event_date,
         enrollments.deferral_rate_after as enrollment_rate,
         enrollments.enrollment_source,
@@ -72,6 +87,7 @@ final as (
     left join enrollments on workforce.employee_id = enrollments.employee_id
     left join opt_outs on workforce.employee_id = opt_outs.employee_id
     left join escalations on workforce.employee_id = escalations.employee_id
+    cross join compliance_data
 )
 
 select * from final

@@ -4,6 +4,7 @@
   next year's stg_prior_deferral_state (a Snakemake input), never through the database.
   Plan money: roth_share (December's), annual_hours (the census value, kept for the person) and
   year_wages (this year's gross_compensation, next year's prior_year_wages for IRC 414(v)(7)).
+  Compliance: is_officer and ownership_pct, carried for the HCE and key-employee tests.
 -#}
 {{ config(
     unique_key=['scenario_id', 'plan_design_id', 'employee_id', 'simulation_year'],
@@ -16,7 +17,7 @@ with december as (
 ),
 
 timeline as (
-    select employee_id, annual_hours from {{ ref('int_deferral_timeline') }}
+    select employee_id, annual_hours, is_officer, ownership_pct from {{ ref('int_deferral_timeline') }}
 ),
 
 contributions as (
@@ -45,6 +46,8 @@ final as (
         december.pending_opt_out_date,
         december.roth_share,
         timeline.annual_hours,
+        timeline.is_officer,
+        timeline.ownership_pct,
         coalesce(contributions.gross_compensation, 0)::decimal(18, 2) as year_wages
     from december
     inner join active_at_year_end on december.employee_id = active_at_year_end.employee_id
