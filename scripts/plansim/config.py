@@ -53,6 +53,142 @@ def _share_at(schedule: list[float], years: int) -> float:
     return schedule[min(years, len(schedule) - 1)]
 
 
+# Safe-harbor match formulas, the floor a design's match must reach at every deferral rate:
+# the basic match (IRC 401(k)(12)(B)(i)) and the QACA match (401(k)(13)(D)(i)(I)); the
+# nonelective safe harbors are 3% of pay (401(k)(12)(C), 401(k)(13)(D)(i)(II)).
+SAFE_HARBOR_MATCH_FLOOR = {
+    "basic_match": [{"from": 0.0, "to": 0.03, "rate": 1.0}, {"from": 0.03, "to": 0.05, "rate": 0.5}],
+    "enhanced_match": [{"from": 0.0, "to": 0.03, "rate": 1.0}, {"from": 0.03, "to": 0.05, "rate": 0.5}],
+    "qaca_match": [{"from": 0.0, "to": 0.01, "rate": 1.0}, {"from": 0.01, "to": 0.06, "rate": 0.5}],
+}
+SAFE_HARBOR_NONELECTIVE_RATE = 0.03
+SAFE_HARBOR_MATCH_CAP = 0.06  # IRC 401(m)(11)(B)(i): no match on deferrals above 6% of pay
+QACA_MIN_RATE, QACA_MAX_FIRST_RATE, QACA_MAX_RATE = 0.03, 0.10, 0.15  # IRC 401(k)(13)(C)(iii)
+
+
+def match_on(tiers: list[dict], rate: float) -> float:
+    """The match, as a share of pay, on a deferral of ``rate`` of pay under ``tiers``."""
+    return sum(t["rate"] * min(max(rate - t["from"], 0.0), t["to"] - t["from"]) for t in tiers)
+
+
+def _match_points(*tier_sets: list[dict]) -> list[float]:
+    # both functions are piecewise linear: comparing them at every breakpoint (and at 100%) compares them everywhere
+    return sorted({0.0, 1.0, *(x for tiers in tier_sets for t in tiers for x in (t["from"], t["to"]))})
+
+
+def _match_rate_never_rises(tiers: list[dict]) -> bool:
+    """IRC 401(k)(12)(B)(iii): the rate of match does not increase with the deferral rate (no gap before a tier)."""
+    live = [t for t in tiers if t["rate"] > 0]
+    return all(t["rate"] >= u["rate"] and t["to"] == u["from"] for t, u in zip(live, live[1:])) and \
+        (not live or live[0]["from"] == 0)
+
+
+def _acp_safe_harbor(pd_: dict) -> bool:
+    """The match meets IRC 401(m)(11)(B): nothing on deferrals above 6% of pay, a rate that never rises."""
+    live = [t for t in pd_["match_tiers"] if t["rate"] > 0]
+    return bool(live) and not pd_["match_tier_bands"] and _match_rate_never_rises(live) and \
+        max(t["to"] for t in live) <= SAFE_HARBOR_MATCH_CAP + 1e-12
+
+
+def _has_match(pd_: dict) -> bool:
+    tiers = [t for band in (pd_["match_tier_bands"] or {}).get("bands", []) for t in band["tiers"]]
+    return any(t["rate"] > 0 for t in [*pd_["match_tiers"], *tiers])
+
+
+def _has_core(pd_: dict) -> bool:
+    bands = (pd_["core_contribution_bands"] or {}).get("bands", [])
+    return pd_["core_contribution_rate"] > 0 or any(b["rate"] > 0 for b in bands)
+
+
+def _conditions_set(cond: dict) -> bool:
+    return bool(cond.get("last_day_employed") or cond.get("min_hours") or cond.get("min_service_years"))
+
+
+def _safe_harbor_problems(pd_: dict, where: str) -> list[str]:
+    """A design flagged safe harbor meets its type: formula, vesting, no allocation conditions,
+    and (QACA) the automatic enrollment of IRC 401(k)(13)(C)."""
+    kind = pd_["compliance"]["safe_harbor"]
+    if kind == "none":
+        return []
+    at = f"{where}.plan_design.compliance.safe_harbor: {kind}"
+    p = []
+    qaca = kind.startswith("qaca")
+    vest_years = 2 if qaca else 0  # QACA money may vest after 2 years (401(k)(13)(D)(iii)); the others at once
+    if kind in SAFE_HARBOR_MATCH_FLOOR:
+        tiers, floor = pd_["match_tiers"], SAFE_HARBOR_MATCH_FLOOR[kind]
+        if pd_["match_tier_bands"]:
+            p.append(f"{at} needs one match formula for everyone, not match_tier_bands")
+        short = [x for x in _match_points(tiers, floor) if match_on(tiers, x) < match_on(floor, x) - 1e-12]
+        if kind == "basic_match":
+            if short or any(abs(match_on(tiers, x) - match_on(floor, x)) > 1e-12 for x in _match_points(tiers, floor)):
+                p.append(f"{at}: match_tiers are not the basic formula (100% of the first 3% of pay deferred, 50% of "
+                         "the next 2%, IRC 401(k)(12)(B)(i)); a richer formula is enhanced_match")
+        elif short:
+            p.append(f"{at}: match_tiers give less than the {'QACA' if qaca else 'basic'} safe harbor match at a "
+                     f"deferral of {short[0]:.2%} of pay ({match_on(tiers, short[0]):.4%} < {match_on(floor, short[0]):.4%})")
+        if not _match_rate_never_rises(tiers):
+            p.append(f"{at}: the match rate rises with the deferral rate (or a tier leaves a gap): "
+                     "IRC 401(k)(12)(B)(iii) forbids it")
+        schedule, source = vesting_schedule(pd_["vesting"]["match"]), "match"
+        for key in ("match", "match_true_up"):
+            if _conditions_set(pd_["allocation_conditions"][key]):
+                p.append(f"{at}: allocation_conditions.{key} sets a condition: safe harbor money goes to every "
+                         "eligible employee who defers, with no last-day, hours or service condition")
+    else:
+        bands = (pd_["core_contribution_bands"] or {}).get("bands", [])
+        rates = [b["rate"] for b in bands] if bands else [pd_["core_contribution_rate"]]
+        if min(rates) < SAFE_HARBOR_NONELECTIVE_RATE - 1e-12:
+            p.append(f"{at}: the core contribution is {min(rates):.2%} of pay for some employees, below the "
+                     f"{SAFE_HARBOR_NONELECTIVE_RATE:.0%} a nonelective safe harbor needs (IRC 401(k)(12)(C))")
+        schedule, source = vesting_schedule(pd_["vesting"]["core"]), "core"
+        if _conditions_set(pd_["allocation_conditions"]["core"]):
+            p.append(f"{at}: allocation_conditions.core sets a condition: the safe harbor contribution goes to every "
+                     "eligible employee, with no last-day, hours or service condition")
+    if _share_at(schedule, vest_years) < 1:
+        need = "100% after at most 2 years of service (IRC 401(k)(13)(D)(iii))" if qaca else             "immediate vesting (IRC 401(k)(12)(E)(i))"
+        p.append(f"{at}: vesting.{source} {pd_['vesting'][source]} does not give {need}")
+    if qaca:
+        ae, esc = pd_["auto_enrollment"], pd_["auto_escalation"]
+        if not ae["enabled"] or ae["scope"] != "all_eligible":
+            p.append(f"{at}: a QACA automatically enrolls every eligible employee (IRC 401(k)(13)(C)): "
+                     "auto_enrollment must be enabled with scope all_eligible")
+        if not QACA_MIN_RATE - 1e-12 <= ae["default_rate"] <= QACA_MAX_FIRST_RATE + 1e-12:
+            p.append(f"{at}: auto_enrollment.default_rate {ae['default_rate']} is outside the QACA's "
+                     f"{QACA_MIN_RATE:.0%}-{QACA_MAX_FIRST_RATE:.0%} for the first year (IRC 401(k)(13)(C)(iii))")
+        if ae["default_rate"] < 0.06 - 1e-12 and not (esc["enabled"] and esc["increment"] >= 0.01 - 1e-12
+                                                       and esc["delay_years"] <= 1 and esc["cap"] >= 0.06 - 1e-12):
+            p.append(f"{at}: a default below 6% must escalate by at least 1 point a year from the second year to at "
+                     "least 6% (IRC 401(k)(13)(C)(iii)): auto_escalation enabled, increment >= 0.01, delay_years <= 1, "
+                     "cap >= 0.06")
+        if esc["enabled"] and esc["cap"] > QACA_MAX_RATE + 1e-12:
+            p.append(f"{at}: auto_escalation.cap {esc['cap']} is above the QACA's {QACA_MAX_RATE:.0%}")
+    return p
+
+
+def safe_harbor_reasons(pd_: dict) -> dict[str, str | None]:
+    """Why the ADP test, the ACP test and the top-heavy rules are deemed met (None: they are tested)."""
+    kind = pd_["compliance"]["safe_harbor"]
+    out = {"adp": None, "acp": None, "top_heavy": None}
+    if kind == "none":
+        return out
+    out["adp"] = {
+        "basic_match": "safe harbor basic match (IRC 401(k)(12)(B)(i)), fully vested",
+        "enhanced_match": "safe harbor enhanced match (IRC 401(k)(12)(B)(ii)), fully vested",
+        "nonelective": "safe harbor nonelective contribution of at least 3% of pay (IRC 401(k)(12)(C)), fully vested",
+        "qaca_match": "QACA safe harbor match with automatic enrollment (IRC 401(k)(13))",
+        "qaca_nonelective": "QACA safe harbor nonelective contribution with automatic enrollment (IRC 401(k)(13))",
+    }[kind]
+    if _acp_safe_harbor(pd_):
+        out["acp"] = ("the match meets IRC 401(m)(11)(B) in a safe harbor plan: nothing on deferrals above 6% of pay "
+                      "and a rate that never rises")
+    match_plan = kind in SAFE_HARBOR_MATCH_FLOOR
+    only_safe_harbor = (not _has_core(pd_)) if match_plan else (not _has_match(pd_) or out["acp"] is not None)
+    if only_safe_harbor and (not match_plan or out["acp"] is not None):
+        out["top_heavy"] = ("the plan holds only deferrals and safe harbor contributions: exempt from the top-heavy "
+                            "rules (IRC 416(g)(4)(H))")
+    return out
+
+
 # Keys that orchestration consumes (Snakemake / Python) rather than SQL.
 ORCHESTRATION_KEYS = {"end_year", "census", "census_sheet", "census_date", "deferral_rate_units", "dbt_threads"}
 # Plan-design keys (as flattened for dbt) that only the year's summary reads: how the plan uses
@@ -366,6 +502,7 @@ def _plan_money_problems(scn: dict, where: str) -> list[str]:
     ages = [b["min_age"] for b in pd_["roth"]["new_election_share"]]
     if ages and (ages != sorted(set(ages)) or ages[0] != 0):
         p.append(f"{where}.plan_design.roth.new_election_share: bands must start at min_age 0 and increase strictly")
+    p.extend(_safe_harbor_problems(pd_, where))
     split = scn["balances"]["opening_split"]
     if abs(sum(split.values()) - 1.0) > 1e-6:
         p.append(f"{where}.balances.opening_split: shares sum to {sum(split.values()):.6g}, not 1")
@@ -558,14 +695,14 @@ def plan_params(scn: dict) -> dict:
 
 
 def dbt_vars(scn: dict, year: int, starting_workforce_file: str, prior_deferral_state_file: str,
-             prior_balances_file: str | None = None) -> dict:
+             prior_balances_file: str | None = None, prior_compliance_file: str | None = None) -> dict:
     """The complete variable scope of one dbt call: identity, seed, year and all assumptions.
 
     Workforce keys keep their names; plan design and balances keys are flattened with ``_``
     (``auto_enrollment.default_rate`` -> ``auto_enrollment_default_rate``, ``balances.investment_return``
     -> ``balances_investment_return``). Vesting schedules reach SQL as lists of vested shares.
-    ``prior_balances_file`` defaults to ``prior_deferral_state_file``: in the start year (and the
-    pre-flight's empty census) both are the same census file.
+    ``prior_balances_file`` and ``prior_compliance_file`` default to ``prior_deferral_state_file``:
+    in the start year (and the pre-flight's empty census) all are the same census file.
     """
     out: dict[str, Any] = {
         "scenario_id": scn["scenario_id"],
@@ -576,6 +713,8 @@ def dbt_vars(scn: dict, year: int, starting_workforce_file: str, prior_deferral_
         "starting_workforce_file": str(starting_workforce_file),
         "prior_deferral_state_file": str(prior_deferral_state_file),
         "prior_balances_file": str(prior_deferral_state_file if prior_balances_file is None else prior_balances_file),
+        "prior_compliance_file": str(prior_deferral_state_file if prior_compliance_file is None
+                                     else prior_compliance_file),
     }
     out.update(scn["workforce"])
     for key, value in scn["plan_design"].items():
@@ -585,6 +724,8 @@ def dbt_vars(scn: dict, year: int, starting_workforce_file: str, prior_deferral_
             out[key] = value
     for source in ("match", "core"):
         out[f"vesting_{source}"] = vesting_schedule(scn["plan_design"]["vesting"][source])
+    for test, reason in safe_harbor_reasons(scn["plan_design"]).items():
+        out[f"compliance_{test}_deemed_reason"] = reason
     out.update({f"balances_{key}": value for key, value in scn["balances"].items()})
     return out
 
