@@ -22,6 +22,10 @@
   the termination year; after_breaks_in_service = Dec 31 of the termination year +
   forfeitures_break_in_service_years, or the distribution date when earlier (cash-out).
   Match deposited then forfeited by an allocation condition never enters the balance.
+  Top-heavy minimum (issue 14): with compliance_top_heavy_minimum apply, int_top_heavy_minimum's
+  top-up (IRC 416(c)(2)) is added to the core contributions as a Dec 31 deposit: it earns no
+  return in the year (year_share_core becomes the contribution-weighted share of both) and vests
+  on the core schedule. top_heavy_minimum is the amount applied (0 with report: nothing changes).
 -#}
 {{ config(
     unique_key=['scenario_id', 'plan_design_id', 'employee_id', 'simulation_year'],
@@ -36,6 +40,10 @@
 {%- set timing = var('forfeitures_timing', 'at_termination') %}
 {%- set distribution_lag = 1 if var('balances_distribution_timing', 'year_after') == 'year_after' else 0 %}
 {%- set sources = ['pretax', 'roth', 'match', 'core'] %}
+{%- set apply_top_heavy = var('compliance_top_heavy_minimum', 'report') == 'apply' %}
+{#- the dependency on int_top_heavy_minimum is taken at parse time whatever the var (the DAG does not
+    change with it); the model is read only when the minimum is applied -#}
+{%- if not execute or apply_top_heavy %}{% set top_heavy_relation = ref('int_top_heavy_minimum') %}{% endif %}
 {#- the vested share after vesting_service_years completed years, from a schedule list -#}
 {%- set share_sql = {} %}
 {%- for name, schedule in [('match', match_schedule), ('core', core_schedule)] %}
@@ -57,6 +65,12 @@ contributions as (
 prior as (
     select * from {{ this_year('stg_prior_balances') }}
 ),
+{%- if apply_top_heavy %}
+
+top_heavy as (
+    select * from {{ this_year('int_top_heavy_minimum') }}
+),
+{%- endif %}
 
 employed as (
     select
@@ -71,11 +85,26 @@ employed as (
         (coalesce(contributions.roth_deferral, 0) + coalesce(contributions.roth_catch_up, 0))::decimal(18, 2)
             as contributions_roth,
         coalesce(contributions.employer_match, 0)::decimal(18, 2) as contributions_match,
+        {%- if apply_top_heavy %}
+        (coalesce(contributions.employer_core, 0) + coalesce(top_heavy.top_heavy_minimum, 0))::decimal(18, 2)
+            as contributions_core,
+        {%- else %}
         coalesce(contributions.employer_core, 0)::decimal(18, 2) as contributions_core,
+        {%- endif %}
         coalesce(contributions.deferral_year_share, 0)::double as year_share_pretax,
         coalesce(contributions.deferral_year_share, 0)::double as year_share_roth,
         coalesce(contributions.match_year_share, 0)::double as year_share_match,
+        {%- if apply_top_heavy %}
+        -- the top-up is deposited on Dec 31 (share 0): the core's share is weighted by both deposits
+        case when coalesce(top_heavy.top_heavy_minimum, 0) > 0
+             then coalesce(contributions.core_year_share, 0)::double * coalesce(contributions.employer_core, 0)::double
+                  / (coalesce(contributions.employer_core, 0) + top_heavy.top_heavy_minimum)::double
+             else coalesce(contributions.core_year_share, 0)::double end as year_share_core,
+        coalesce(top_heavy.top_heavy_minimum, 0)::decimal(18, 2) as top_heavy_minimum,
+        {%- else %}
         coalesce(contributions.core_year_share, 0)::double as year_share_core,
+        0::decimal(18, 2) as top_heavy_minimum,
+        {%- endif %}
         coalesce(contributions.hours_in_year, 0)::double as hours_in_year,
         prior.vesting_service_years as prior_vesting_service_years,
         {%- for source in sources %}
@@ -84,6 +113,9 @@ employed as (
     from workforce
     left join contributions on workforce.employee_id = contributions.employee_id
     left join prior on workforce.employee_id = prior.employee_id
+    {%- if apply_top_heavy %}
+    left join top_heavy on workforce.employee_id = top_heavy.employee_id
+    {%- endif %}
 ),
 
 employed_vesting as (
@@ -119,6 +151,7 @@ employed_holders as (
         contributions_{{ source }},
         year_share_{{ source }},
         {%- endfor %}
+        top_heavy_minimum,
         false as is_former_employee
     from employed_vesting
 ),
@@ -158,6 +191,7 @@ former_holders as (
         0::decimal(18, 2) as contributions_{{ source }},
         0::double as year_share_{{ source }},
         {%- endfor %}
+        0::decimal(18, 2) as top_heavy_minimum,
         true as is_former_employee,
         prior.distribution_date,
         prior.forfeiture_date
@@ -248,7 +282,8 @@ final as (
         (before_outflows_pretax - distribution_pretax + before_outflows_roth - distribution_roth
          + round((before_outflows_match - distribution_match - forfeiture_match)::double * vested_share_match::double, 2)
          + round((before_outflows_core - distribution_core - forfeiture_core)::double * vested_share_core::double, 2))::decimal(18, 2)
-            as vested_balance_total
+            as vested_balance_total,
+        top_heavy_minimum
     from distributions
 )
 
