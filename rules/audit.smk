@@ -13,6 +13,8 @@ rule audit_year:
         snapshot=rules.build_plan_year.output.snapshot,
         balances=rules.build_plan_year.output.balances,
         year_end_balances=rules.build_plan_year.output.year_end_balances,
+        compliance=rules.build_plan_year.output.compliance,
+        nondiscrimination=rules.build_plan_year.output.nondiscrimination,
         plan_marker=rules.build_plan_year.output.marker,
         prior_deferral_state=get_prior_deferral_state_file,
         previous_done=get_previous_done,
@@ -36,6 +38,7 @@ rule finalize_scenario:
         done=get_year_targets,
     output:
         summary=f"{RESULTS}/{{scenario}}/summary.csv",
+        compliance=f"{RESULTS}/{{scenario}}/compliance.csv",
     log:
         f"{LOGS}/{{scenario}}/finalize_scenario.log",
     script:

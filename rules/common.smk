@@ -139,6 +139,11 @@ def get_prior_balances_file(wildcards):
     return _prior_file(wildcards, "int_year_end_balances")
 
 
+def get_prior_compliance_file(wildcards):
+    """Staged census in the start year; year-1's compliance tests otherwise (the prior-year method's base)."""
+    return _prior_file(wildcards, "fct_compliance_tests")
+
+
 def get_previous_plan_marker(wildcards):
     """Year N's workforce phase waits for year N-1's plan phase (same DuckDB file: the two
     must not write at once). ancient(): a re-run of N-1's plan phase alone (a plan-design

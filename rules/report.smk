@@ -2,9 +2,10 @@
 # scenarios a comparison table and plots. Outputs wrapped in report() make up
 # `snakemake --report report.html` (captions in report/, one category per scenario).
 #
-#   results/{scenario}/{scenario}.xlsx                 summary, events by type, final-year workforce,
-#                                                      assumptions, run metadata
-#   results/{scenario}/summary.html                    key figures by year (the report's table)
+#   results/{scenario}/{scenario}.xlsx                 summary, events by type, compliance, final-year
+#                                                      workforce, assumptions, run metadata
+#   results/{scenario}/summary.html                    key figures by year (the report's table) and the
+#                                                      compliance panel (results/{scenario}/compliance.csv)
 #   results/{scenario}/plots/{headcount,participation,contributions}.png
 #   results/comparison/comparison.csv, .html           scenario x year x key figures
 #   results/comparison/{headcount,participation,average_deferral,employer_cost}.png
@@ -39,6 +40,7 @@ rule write_workbook:
         events=get_year_events,
         snapshot=get_final_snapshot,
         done=get_year_targets,
+        compliance=rules.finalize_scenario.output.compliance,
     output:
         # Not in the HTML report: it holds the final year's whole workforce (large censuses
         # would make report.html hundreds of MB); report/workflow.rst points to it.
@@ -56,6 +58,7 @@ rule write_workbook:
 rule tabulate_scenario:
     input:
         summary=rules.finalize_scenario.output.summary,
+        compliance=rules.finalize_scenario.output.compliance,
     output:
         table=report(f"{RESULTS}/{{scenario}}/summary.html", caption="../report/summary_table.rst",
                      category="{scenario}", subcategory="Tables",

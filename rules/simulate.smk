@@ -35,6 +35,7 @@ rule build_plan_year:
         workforce=rules.build_workforce_year.output.marker,
         prior_deferral_state=get_prior_deferral_state_file,
         prior_balances=get_prior_balances_file,
+        prior_compliance=get_prior_compliance_file,
     output:
         deferral_state=f"{RESULTS}/{{scenario}}/{{year}}/int_year_end_deferral_state.parquet",
         accumulator=f"{RESULTS}/{{scenario}}/{{year}}/int_deferral_rate_state_accumulator.parquet",
@@ -43,6 +44,8 @@ rule build_plan_year:
         snapshot=f"{RESULTS}/{{scenario}}/{{year}}/fct_workforce_snapshot.parquet",
         balances=f"{RESULTS}/{{scenario}}/{{year}}/int_employee_balances.parquet",
         year_end_balances=f"{RESULTS}/{{scenario}}/{{year}}/int_year_end_balances.parquet",
+        compliance=f"{RESULTS}/{{scenario}}/{{year}}/fct_compliance_tests.parquet",
+        nondiscrimination=f"{RESULTS}/{{scenario}}/{{year}}/int_nondiscrimination_ratios.parquet",
         marker=f"{RESULTS}/{{scenario}}/{{year}}/plan_phase.json",
     log:
         f"{LOGS}/{{scenario}}/{{year}}/build_plan_year.log",

@@ -191,9 +191,11 @@ def safe_harbor_reasons(pd_: dict) -> dict[str, str | None]:
 
 # Keys that orchestration consumes (Snakemake / Python) rather than SQL.
 ORCHESTRATION_KEYS = {"end_year", "census", "census_sheet", "census_date", "deferral_rate_units", "dbt_threads"}
-# Plan-design keys (as flattened for dbt) that only the year's summary reads: how the plan uses
-# its forfeiture account (plansim.summary.plan_money).
-ORCHESTRATION_PLAN_KEYS = {"forfeitures_use", "forfeitures_plan_expense_per_participant"}
+# Plan-design keys (as flattened for dbt) that the SQL does not read: how the plan uses its
+# forfeiture account (the year's summary, plansim.summary.plan_money) and the safe harbor type.
+ORCHESTRATION_PLAN_KEYS = {"forfeitures_use", "forfeitures_plan_expense_per_participant",
+                           # validated in Python; the SQL reads the reasons it gives (safe_harbor_reasons)
+                           "compliance_safe_harbor"}
 
 
 # --------------------------------------------------------------------------- loading

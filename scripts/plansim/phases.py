@@ -29,24 +29,28 @@ EXPORTS = {
         "snapshot": "fct_workforce_snapshot",
         "balances": "int_employee_balances",
         "year_end_balances": "int_year_end_balances",
+        "compliance": "fct_compliance_tests",
+        "nondiscrimination": "int_nondiscrimination_ratios",
     },
 }
 
 
 # The files year N reads from year N-1 (the staged census in the start year), in the order
-# dbt_vars takes them: starting workforce, prior deferral state, prior balances.
-HANDOVER_MODELS = ("int_year_end_workforce_state", "int_year_end_deferral_state", "int_year_end_balances")
+# dbt_vars takes them: starting workforce, prior deferral state, prior balances, prior
+# compliance tests (the prior-year ADP/ACP testing method's NHCE averages).
+HANDOVER_MODELS = ("int_year_end_workforce_state", "int_year_end_deferral_state", "int_year_end_balances",
+                   "fct_compliance_tests")
 # The dbt var through which the next year's staging model reads each of them.
 HANDOVER_VARS = dict(zip(HANDOVER_MODELS, ("starting_workforce_file", "prior_deferral_state_file",
-                                           "prior_balances_file")))
+                                           "prior_balances_file", "prior_compliance_file")))
 
 
-def handover_files(scn: dict, year: int, results: str = RESULTS) -> tuple[str, str, str]:
-    """(starting workforce file, prior deferral state file, prior balances file) of ``year``, absolute paths."""
+def handover_files(scn: dict, year: int, results: str = RESULTS) -> tuple[str, ...]:
+    """The :data:`HANDOVER_MODELS` files ``year`` reads, absolute paths (the staged census in the start year)."""
     sid = scn["scenario_id"]
     if year == scn["start_year"]:
         staged = str(Path(results, sid, "staged_census.parquet").resolve())
-        return staged, staged, staged
+        return (staged,) * len(HANDOVER_MODELS)
     prev = Path(results, sid, str(year - 1)).resolve()
     return tuple(str(prev / f"{model}.parquet") for model in HANDOVER_MODELS)
 

@@ -58,6 +58,7 @@ REQUIRED_COLUMNS = {
                               "vesting_service_years", "vested_share_match", "vested_share_core",
                               "termination_date", "is_retirement", "is_distribution_elected",
                               "distribution_date", "forfeiture_date"],
+    "fct_compliance_tests": ["scenario_id", "plan_design_id", "simulation_year", "test_name", "nhce_value"],
 }
 
 # Sort keys of every exported model (deterministic file content).
@@ -66,6 +67,7 @@ EXPORT_ORDER = {
     "int_enrollment_events": "employee_id, event_type",
     "fct_yearly_events": "employee_id, event_sequence",
     "int_workforce_needs": "simulation_year",
+    "fct_compliance_tests": "test_name",
 }
 
 

@@ -68,6 +68,8 @@
 {%- set is_start_year = var('simulation_year') == var('start_year') %}
 {%- set reasons = {'adp': var('compliance_adp_deemed_reason', none), 'acp': var('compliance_acp_deemed_reason', none)} %}
 {#- per test: the SQL of its base and of "the prior year left no result" -#}
+{%- set first_year_base = {'adp': var('compliance_prior_year_nhce_adp', 0.03),
+                           'acp': var('compliance_prior_year_nhce_acp', 0.03)} %}
 {%- set base_sql = {} %}
 {%- set missing_prior_sql = {} %}
 {%- for t in ['adp', 'acp'] %}
@@ -75,7 +77,7 @@
         {%- do base_sql.update({t: 'nhce_average'}) %}
         {%- do missing_prior_sql.update({t: 'false'}) %}
     {%- elif is_start_year %}
-        {%- do base_sql.update({t: '(' ~ (var('compliance_prior_year_nhce_' ~ t, 0.03) | float) ~ ')::decimal(9, 6)'}) %}
+        {%- do base_sql.update({t: '(' ~ (first_year_base[t] | float) ~ ')::decimal(9, 6)'}) %}
         {%- do missing_prior_sql.update({t: 'false'}) %}
     {%- else %}
         {%- do base_sql.update({t: "(select max(nhce_value) from prior_results where test_name = '" ~ t ~ "')"}) %}
