@@ -3,6 +3,7 @@ import json
 import sys
 from pathlib import Path
 
+from plansim import compliance
 from plansim.audit import sentinel
 from plansim.jobs import run_job
 from plansim.phases import write_json
@@ -16,19 +17,24 @@ def main(smk, log):
         ("deferral_state", "int_year_end_deferral_state"), ("accumulator", "int_deferral_rate_state_accumulator"),
         ("contributions", "int_employee_contributions"), ("events", "fct_yearly_events"),
         ("snapshot", "fct_workforce_snapshot"), ("balances", "int_employee_balances"),
-        ("year_end_balances", "int_year_end_balances")]}
+        ("year_end_balances", "int_year_end_balances"), ("compliance", "fct_compliance_tests"),
+        ("nondiscrimination", "int_nondiscrimination_ratios")]}
     previous = json.loads(Path(smk.input.previous_done).read_text())["summary"] if smk.input.previous_done else None
     summary = year_summary(smk.input.needs, smk.input.snapshot, smk.input.events, smk.input.contributions,
                            smk.input.balances, json.loads(smk.params.forfeitures), previous)
+    tests = compliance.read_tests(smk.input.compliance)
+    summary.update(compliance.summary_figures(tests))
     done = sentinel(files, [smk.input.workforce_marker, smk.input.plan_marker], sid, year, smk.params.config_hash)
     done["summary"] = summary
-    write_json(smk.output.summary, summary)
+    done["compliance"] = tests
+    write_json(smk.output.summary, {**summary, "compliance_tests": tests})
     write_json(smk.output.done, done)
     line = (f"[plansim] {sid} {year}: headcount {summary['headcount_start']} -> {summary['headcount_end']}, "
             f"hires {summary['hires']}, participation {100 * summary['participation_rate']:.1f}%, "
             f"avg deferral {100 * summary['average_deferral_rate']:.2f}%, "
             f"employer cost {summary['employer_cost_pct_of_payroll']:.2f}% of payroll "
-            f"({summary['net_employer_cost_pct_of_payroll']:.2f}% net of forfeitures)")
+            f"({summary['net_employer_cost_pct_of_payroll']:.2f}% net of forfeitures), "
+            f"compliance tests failed {summary['compliance_tests_failed']}")
     log(line)
     print(line, file=sys.__stdout__, flush=True)
 

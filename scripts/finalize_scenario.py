@@ -3,6 +3,7 @@ import csv
 import json
 from pathlib import Path
 
+from plansim import compliance
 from plansim.audit import check_year_chain
 from plansim.jobs import run_job, scenario_of
 from plansim.summary import SUMMARY_FIELDS
@@ -10,8 +11,8 @@ from plansim.summary import SUMMARY_FIELDS
 
 def main(smk, log):
     scn = scenario_of(smk)
-    summaries = sorted((json.loads(Path(p).read_text())["summary"] for p in smk.input.done),
-                       key=lambda s: s["simulation_year"])
+    done = sorted((json.loads(Path(p).read_text()) for p in smk.input.done), key=lambda d: d["simulation_year"])
+    summaries = [d["summary"] for d in done]
     check_year_chain(summaries, scn["scenario_id"], scn["start_year"], scn["end_year"])
     out = Path(smk.output.summary)
     tmp = out.with_name(f".{out.name}.tmp")
@@ -20,7 +21,9 @@ def main(smk, log):
         writer.writeheader()
         writer.writerows(summaries)
     tmp.replace(out)
-    log(f"wrote {out}: {len(summaries)} year(s)")
+    tests = [row for d in done for row in d.get("compliance", [])]
+    compliance.write_csv(tests, smk.output.compliance)
+    log(f"wrote {out}: {len(summaries)} year(s); {smk.output.compliance}: {len(tests)} test rows")
 
 
 run_job(snakemake, main)  # noqa: F821 - injected by Snakemake

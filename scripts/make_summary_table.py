@@ -4,7 +4,7 @@ from plansim.report import write_summary_html
 
 
 def main(smk, log):
-    write_summary_html(smk.input.summary, smk.output.table)
+    write_summary_html(smk.input.summary, smk.output.table, smk.input.compliance)
     log(f"wrote {smk.output.table}")
 
 

@@ -8,7 +8,7 @@ from plansim.report import write_workbook
 def main(smk, log):
     written = write_workbook(smk.output.workbook, summary_csv=smk.input.summary, events_files=list(smk.input.events),
                              snapshot_file=smk.input.snapshot, done_files=list(smk.input.done),
-                             scenario=json.loads(smk.params.scenario))
+                             scenario=json.loads(smk.params.scenario), compliance_csv=smk.input.compliance)
     note = ""
     if written["snapshot_rows_written"] < written["snapshot_rows"]:
         note = f" (only the first {written['snapshot_rows_written']:,} fit in Excel; noted in the sheet)"

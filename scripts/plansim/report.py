@@ -24,6 +24,7 @@ import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from plansim import compliance
 from plansim.summary import SUMMARY_FIELDS
 from plansim.xlsx import Workbook
 
@@ -65,6 +66,10 @@ FIGURES: dict[str, tuple[str, str]] = {
     "forfeitures_used_pct_of_payroll": ("Forfeitures used, % of payroll", "percent"),
     "net_employer_cost_pct_of_payroll": ("Net employer cost, % of payroll", "percent"),
     "plan_assets_end": ("Plan assets, end of year", "money"),
+    "adp_margin_points": ("ADP test margin, points (negative = fails)", "points"),
+    "acp_margin_points": ("ACP test margin, points (negative = fails)", "points"),
+    "compliance_tests_failed": ("Compliance tests failed", "count"),
+    "compliance_corrections": ("Corrections (refunds, distributions, top-heavy minimum)", "money"),
 }
 IDENTITY_FIELDS = ("scenario_id", "plan_design_id", "simulation_year")
 
@@ -78,7 +83,7 @@ KEY_FIGURES = ["headcount_end", "hires", "participation_rate", "average_deferral
 # Number formats of the workbook by kind of figure. A "percent" figure (in percent in summary.csv)
 # goes into its cell as a fraction, 4.86 -> 0.0486, so that it shows as 4.86% and a formula
 # (=L2*U2) gets the value Excel users expect from a percentage cell; "fraction" figures already are.
-EXCEL_FORMATS = {"count": "#,##0", "money": "#,##0.00", "fraction": "0.00%", "percent": "0.00%"}
+EXCEL_FORMATS = {"count": "#,##0", "money": "#,##0.00", "fraction": "0.00%", "percent": "0.00%", "points": "0.00"}
 
 # Event types in the order a year happens (SPEC §4); types not listed follow, sorted.
 EVENT_ORDER = ["hire", "termination", "retirement", "promotion", "raise", "eligibility", "enrollment",
@@ -215,6 +220,21 @@ def _events_sheet(wb: Workbook, events_files: Sequence[str | Path]) -> int:
     return len(rows)
 
 
+def _compliance_sheet(wb: Workbook, compliance_csv: str | Path) -> int:
+    """Every year's nondiscrimination tests (compliance.csv): shares as percentages, margins in points."""
+    rows = compliance.read_csv(compliance_csv)
+    fields = compliance.FIELDS
+    kinds = {**{f: "fraction" for f in compliance.SHARE_FIELDS}, **{f: "money" for f in compliance.MONEY_FIELDS},
+             **{f: "count" for f in compliance.COUNT_FIELDS if f != "simulation_year"}, "margin_points": "points"}
+    formats = [EXCEL_FORMATS.get(kinds.get(f, "")) for f in fields]
+    widths = [_filter_width(f, 12, 24) for f in fields[:-1]] + [90]
+    with wb.sheet("Compliance", freeze="E2", widths=widths) as ws:  # header and scenario, design, year, test
+        ws.header(fields)
+        for row in rows:
+            ws.append([row[f] for f in fields], formats)
+    return len(rows)
+
+
 def _snapshot_formats(schema: pa.Schema) -> dict[str, str]:
     """Dates as dates, rates and shares (``*_share``, ``*_share_*``) as percentages, other decimals
     (money) with two decimals."""
@@ -292,11 +312,12 @@ def _metadata_sheet(wb: Workbook, done_files: Sequence[str | Path], scenario: Ma
 
 def write_workbook(out: str | Path, *, summary_csv: str | Path, events_files: Sequence[str | Path],
                    snapshot_file: str | Path, done_files: Sequence[str | Path], scenario: Mapping[str, Any],
-                   max_rows: int = EXCEL_MAX_DATA_ROWS) -> dict[str, Any]:
+                   compliance_csv: str | Path | None = None, max_rows: int = EXCEL_MAX_DATA_ROWS) -> dict[str, Any]:
     """The analyst's workbook of one scenario, written atomically to ``out``.
 
     Sheets: Summary (summary.csv, percents as fractions with a percent format), Events by type
-    (counts per type/subtype and year, totals last), Workforce <end year> (the final year's
+    (counts per type/subtype and year, totals last), Compliance (compliance.csv: every year's
+    nondiscrimination tests, when given), Workforce <end year> (the final year's
     fct_workforce_snapshot; the first ``max_rows`` rows and a note when it has more),
     Assumptions (the resolved scenario, flattened), Run metadata (the years' done sentinels).
     Every sheet is a table: a filter on its header row, the header (and identity columns)
@@ -311,6 +332,7 @@ def write_workbook(out: str | Path, *, summary_csv: str | Path, events_files: Se
         with Workbook(tmp) as wb:
             _summary_sheet(wb, summary, fields)
             event_rows = _events_sheet(wb, events_files)
+            tests = _compliance_sheet(wb, compliance_csv) if compliance_csv else 0
             snapshot = _snapshot_sheet(wb, snapshot_file, year, max_rows)
             settings = _assumptions_sheet(wb, scenario)
             _metadata_sheet(wb, done_files, scenario)
@@ -319,7 +341,7 @@ def write_workbook(out: str | Path, *, summary_csv: str | Path, events_files: Se
         if tmp.exists():
             tmp.unlink()
     return {"years": len(summary), "event_rows": event_rows, "snapshot_rows": snapshot["rows"],
-            "snapshot_rows_written": snapshot["written"], "settings": settings}
+            "snapshot_rows_written": snapshot["written"], "settings": settings, "compliance_rows": tests}
 
 
 # ---------------------------------------------------------------------------- tables
@@ -339,6 +361,8 @@ def format_figure(field: str, value: Any) -> str:
         return f"{100 * float(value):.{2 if field == 'average_deferral_rate' else 1}f}%"
     if kind == "percent":
         return f"{float(value):.2f}%"
+    if kind == "points":
+        return f"{float(value):+.2f} pts"
     return str(value)
 
 
@@ -360,6 +384,8 @@ table { border-collapse: collapse; font-size: .9rem; }
 th, td { padding: .3rem .7rem; border-bottom: 1px solid #e4e7eb; }
 th { background: #f0f4f8; text-align: right; } th:first-child, td:first-child { text-align: left; }
 td { text-align: right; font-variant-numeric: tabular-nums; } tr:hover td { background: #f7f9fb; }
+table.compliance td:last-child { text-align: left; color: #52606d; max-width: 36rem; }
+.pass { color: #1f7a3a; font-weight: 600; } .fail { color: #b42318; font-weight: 600; } .other { color: #52606d; }
 """
 
 
@@ -382,13 +408,16 @@ def _write_text(out: str | Path, text: str) -> None:
     os.replace(tmp, out)
 
 
-def write_summary_html(summary_csv: str | Path, out: str | Path) -> None:
-    """One scenario's key figures, one column per year (the report's summary table)."""
+def write_summary_html(summary_csv: str | Path, out: str | Path, compliance_csv: str | Path | None = None) -> None:
+    """One scenario's key figures, one column per year (the report's summary table), and the
+    compliance panel (plansim.compliance.panel_html) when ``compliance_csv`` is given."""
     rows = read_summary(summary_csv)
     sid = rows[0]["scenario_id"] if rows else Path(summary_csv).parent.name
     design = rows[0]["plan_design_id"] if rows else ""
     table = _table(["figure", *(str(r["simulation_year"]) for r in rows)],
                    ([label, *(format_figure(f, r.get(f)) for r in rows)] for f, (label, _) in FIGURES.items()))
+    if compliance_csv:
+        table += compliance.panel_html(compliance.read_csv(compliance_csv))
     _write_text(out, _page(f"Scenario {sid}: key figures by year",
                            f"Plan design {design}. From {summary_csv}; headcounts and rates are at year end, "
                            "money is for the plan year.", table))

@@ -2,7 +2,7 @@
 
 Plan money (docs/semantics.md, "Net employer cost"): gross employer cost is what the employer
 deposits in the year (match + core allocated, plus a match deposited and then forfeited by an
-allocation condition). Forfeitures of the year (non-vested employer money of leavers, and those
+allocation condition, plus a top-heavy minimum applied to the core source). Forfeitures of the year (non-vested employer money of leavers, and those
 deposited-then-forfeited matches) go to the plan's forfeiture account on Dec 31. In the next
 plan year the account pays, as the plan document says (``forfeitures.use``), the employer's
 contributions (up to the year's gross cost) or the plan's expenses (up to
@@ -24,6 +24,8 @@ SUMMARY_FIELDS = [
     "pretax_deferrals", "roth_deferrals", "catch_up_deferrals", "roth_catch_up",
     "gross_employer_cost", "forfeitures_generated", "forfeitures_used", "forfeitures_used_for_expenses",
     "forfeiture_account_end", "net_employer_cost", "forfeitures_used_pct_of_payroll", "net_employer_cost_pct_of_payroll", "plan_assets_end",
+    # nondiscrimination (plansim.compliance.summary_figures; the rows are in compliance.csv)
+    "adp_margin_points", "acp_margin_points", "compliance_tests_failed", "compliance_corrections",
 ]
 
 # Plan-money figures read from the year's contributions and balances files.
@@ -35,7 +37,8 @@ _PLAN_MONEY_SQL = """
         (select coalesce(sum(roth_deferral + roth_catch_up), 0) from c),
         (select coalesce(sum(catch_up_deferral), 0) from c),
         (select coalesce(sum(roth_catch_up), 0) from c),
-        (select coalesce(sum(employer_match + employer_core + match_deposited_forfeited), 0) from c),
+        (select coalesce(sum(employer_match + employer_core + match_deposited_forfeited), 0) from c)
+            + (select coalesce(sum(top_heavy_minimum), 0) from b),
         (select coalesce(sum(match_deposited_forfeited), 0) from c),
         (select coalesce(sum(forfeiture_match + forfeiture_core), 0) from b),
         (select count(*) filter (where closing_balance_total > 0) from b),

@@ -18,7 +18,7 @@ REDUCE = {"use": "reduce_employer_contributions", "plan_expense_per_participant"
 EXPENSES = {"use": "pay_plan_expenses", "plan_expense_per_participant": 50.0}
 
 
-def _files(tmp_path, *, match_b=1500.0, core_a=1000.0):
+def _files(tmp_path, *, match_b=1500.0, core_a=1000.0, top_heavy_b=0.0):
     contributions = tmp_path / "contributions.parquet"
     pq.write_table(pa.table({
         "employee_id": ["A", "B"],
@@ -30,7 +30,8 @@ def _files(tmp_path, *, match_b=1500.0, core_a=1000.0):
     balances = tmp_path / "balances.parquet"
     # B left: 400 of match and 100 of core were not vested; B's vested balance was paid out
     pq.write_table(pa.table({"employee_id": ["A", "B"], "forfeiture_match": [0.0, 400.0],
-                             "forfeiture_core": [0.0, 100.0], "closing_balance_total": [20000.0, 0.0]}), balances)
+                             "forfeiture_core": [0.0, 100.0], "closing_balance_total": [20000.0, 0.0],
+                             "top_heavy_minimum": [0.0, top_heavy_b]}), balances)
     return str(contributions), str(balances)
 
 
@@ -70,3 +71,10 @@ def test_forfeitures_that_pay_plan_expenses_leave_the_employer_cost_gross(tmp_pa
     assert (got["forfeitures_used"], got["forfeitures_used_for_expenses"]) == (0.0, 50.0)
     assert got["net_employer_cost"] == got["gross_employer_cost"] == 5750.0
     assert got["forfeiture_account_end"] == pytest.approx(700.0 + 750.0)
+
+
+def test_a_top_heavy_minimum_applied_to_the_core_is_employer_cost(tmp_path):
+    # IRC 416(c)(2) top-up of 300 deposited into B's core account (compliance.top_heavy_minimum apply):
+    # gross 5,750 + 300 = 6,050, 6.05% of a 100,000 payroll
+    got = plan_money(*_files(tmp_path, top_heavy_b=300.0), REDUCE, None, payroll=100_000.0)
+    assert (got["gross_employer_cost"], got["employer_cost_pct_of_payroll"]) == (6050.0, 6.05)

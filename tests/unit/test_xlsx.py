@@ -301,7 +301,8 @@ def analyst_inputs(tmp_path: Path, snapshot_rows: int) -> dict:
 def test_write_workbook_sheets_formats_panes_and_widths(tmp_path):
     out = tmp_path / "s.xlsx"
     written = write_workbook(out, **analyst_inputs(tmp_path, 30), max_rows=20)
-    assert written == {"years": 2, "event_rows": 2, "snapshot_rows": 30, "snapshot_rows_written": 20, "settings": 15}
+    assert written == {"years": 2, "event_rows": 2, "snapshot_rows": 30, "snapshot_rows_written": 20, "settings": 15,
+                       "compliance_rows": 0}
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == [], "temp file left behind"
     wb = load_workbook(out)
     assert wb.sheetnames == ["Summary", "Events by type", "Workforce 2026", "Assumptions", "Run metadata"]
@@ -357,3 +358,38 @@ def test_write_workbook_leaves_nothing_when_it_fails(tmp_path):
     with pytest.raises(Exception):
         write_workbook(out, **inputs)
     assert not out.exists() and not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
+
+
+def test_the_compliance_sheet_holds_compliance_csv_with_percent_points_and_money_formats(tmp_path):
+    from plansim import compliance
+
+    rows = [
+        {"scenario_id": "s", "plan_design_id": "standard", "simulation_year": 2025, "test_name": "adp",
+         "test_method": "current_year", "status": "fail", "hce_count": 3, "nhce_count": 2, "hce_value": 0.0633,
+         "nhce_value": 0.028, "nhce_base": 0.028, "test_value": 0.0633, "limit_value": 0.048, "margin_points": -1.53,
+         "corrective_amount": 7150.0, "recharacterized_amount": 4000.0, "match_forfeited": 3575.0, "affected_count": 2,
+         "note": "refunds by leveling"},
+        {"scenario_id": "s", "plan_design_id": "standard", "simulation_year": 2025, "test_name": "top_heavy",
+         "test_method": "determination_date", "status": "not_determinable", "hce_count": 0, "nhce_count": 5,
+         "hce_value": None, "nhce_value": None, "nhce_base": None, "test_value": None, "limit_value": 0.6,
+         "margin_points": None, "corrective_amount": 0.0, "recharacterized_amount": 0.0, "match_forfeited": 0.0,
+         "affected_count": 0, "note": "no officer or owner data"},
+    ]
+    csv_path = tmp_path / "compliance.csv"
+    compliance.write_csv(rows, csv_path)
+    assert compliance.read_csv(csv_path) == rows, "compliance.csv reads back as written"
+    out = tmp_path / "s.xlsx"
+    written = write_workbook(out, **analyst_inputs(tmp_path, 3), compliance_csv=csv_path)
+    assert written["compliance_rows"] == 2
+    wb = load_workbook(out)
+    assert wb.sheetnames == ["Summary", "Events by type", "Compliance", "Workforce 2026", "Assumptions", "Run metadata"]
+    ws = wb["Compliance"]
+    header = [c.value for c in ws[1]]
+    assert header == compliance.FIELDS and ws.freeze_panes == "E2" and ws.auto_filter.ref == "A1:S3"
+    adp = {name: cell for name, cell in zip(header, ws[2])}
+    assert (adp["hce_value"].value, adp["hce_value"].number_format) == (0.0633, "0.00%")
+    assert (adp["margin_points"].value, adp["margin_points"].number_format) == (-1.53, "0.00")
+    assert (adp["corrective_amount"].value, adp["corrective_amount"].number_format) == (7150, "#,##0.00")
+    assert adp["hce_count"].number_format == "#,##0" and adp["status"].value == "fail"
+    top_heavy = {name: cell.value for name, cell in zip(header, ws[3])}
+    assert top_heavy["hce_value"] is None and top_heavy["margin_points"] is None, "unknown stays an empty cell"
