@@ -32,6 +32,9 @@ UNIT_TESTS = {"adp_passes_by_the_1_25_rule", "adp_passes_only_by_the_2_point_rul
               "adp_acp_tests_report_a_safe_harbor_as_deemed_pass",
               "adp_acp_tests_without_eligible_employees_are_not_applicable"}
 SPEC = "dbt/models/intermediate/compliance/_adp_acp_unit_tests.yml"
+# HCE determination (dbt/models/intermediate/compliance/_hce_unit_tests.yml), upstream of the tests: pay above
+# the look-back year's amount, exactly the amount, a 5% owner and exactly 5%, a hire; the top-paid group.
+HCE_UNIT_TESTS = {"hce_by_look_back_pay_and_by_ownership", "hce_top_paid_group_election_keeps_the_top_20_percent"}
 
 
 def run_adp_acp_unit_tests(project, tmp_path):
@@ -59,7 +62,8 @@ def test_adp_acp_unit_tests_pass(tmp_path, monkeypatch):
     text = (REPO / SPEC).read_text()
     assert all(f"name: {name}" in text for name in UNIT_TESTS)
     statuses = unit_test_statuses(tmp_path / "target")
-    assert {name: statuses.get(name) for name in UNIT_TESTS} == {name: "pass" for name in UNIT_TESTS}
+    assert {name: statuses.get(name) for name in UNIT_TESTS | HCE_UNIT_TESTS} == \
+        {name: "pass" for name in UNIT_TESTS | HCE_UNIT_TESTS}
 
 
 def test_a_wrong_hand_computed_refund_fails(tmp_path, monkeypatch):
@@ -75,4 +79,21 @@ def test_a_wrong_hand_computed_refund_fails(tmp_path, monkeypatch):
     spec.write_text(text.replace(figure, "adp_excess_by_ratio: 4550.00, adp_excess: 8826.00"))
     monkeypatch.chdir(project)
     with pytest.raises(QualityGateError, match="adp_fails_refund_by_leveling_three_hces_with_catch_up"):
+        run_adp_acp_unit_tests(project, tmp_path)
+
+
+def test_a_wrong_hce_status_fails(tmp_path, monkeypatch):
+    project = tmp_path / "project"
+    shutil.copytree(REPO / "dbt", project / "dbt", ignore=shutil.ignore_patterns("target", "logs"))
+    shutil.copy2(REPO / "config.yaml", project / "config.yaml")
+    shutil.copytree(REPO / "data", project / "data")
+    spec = project / "dbt/models/intermediate/compliance/_hce_unit_tests.yml"
+    text = spec.read_text()
+    # exactly $160,000 is not "more than" the amount: claiming E2 is an HCE must fail
+    figure = "{employee_id: E2, hce_threshold: 160000, is_five_percent_owner: false, is_hce: false, hce_reason: null}"
+    assert text.count(figure) == 1
+    spec.write_text(text.replace(figure, figure.replace("is_hce: false, hce_reason: null",
+                                                        "is_hce: true, hce_reason: compensation")))
+    monkeypatch.chdir(project)
+    with pytest.raises(QualityGateError, match="hce_by_look_back_pay_and_by_ownership"):
         run_adp_acp_unit_tests(project, tmp_path)
