@@ -6,17 +6,11 @@ makes them fail."""
 
 from __future__ import annotations
 
-import datetime as dt
-import shutil
-
 import pytest
 
-from conftest import REPO, TINY_CENSUS
-from plansim.census import stage_census
-from plansim.config import load_scenarios
-from plansim.dbt_runner import invoke
+from conftest import REPO
+from dbt_unit import build_unit_tests, project_with_figure, unit_test_statuses
 from plansim.errors import QualityGateError
-from plansim.phases import year_vars
 
 UNIT_TESTS = {"balances_vesting_cliff_3_and_graded_6_by_service_year",
               "balances_termination_after_two_years_forfeits_the_non_vested_part",
@@ -27,15 +21,8 @@ SPEC = "dbt/models/intermediate/plan/_balances_unit_tests.yml"
 
 
 def run_balances_unit_tests(project, tmp_path):
-    scn = load_scenarios(project / "config.yaml")["baseline"]
-    results = tmp_path / "results"
-    stage_census(TINY_CENSUS, results / "baseline" / "staged_census.parquet", dt.date(2024, 12, 31))
-    # --empty builds the upstream tables (the unit tests' fixtures take their columns), then the tests of
-    # int_employee_balances only.
-    return invoke(["build", "--select", "+int_employee_balances", "--empty", "--exclude-resource-type", "test"],
-                  database=tmp_path / "ut.duckdb", target_path=tmp_path / "target", log_path=tmp_path / "logs",
-                  dbt_vars=year_vars(scn, 2025, str(results)), threads=1, what="dbt unit tests", log=lambda m: None)
-
+    # the unit tests of int_employee_balances and of everything upstream of it
+    return build_unit_tests(project, tmp_path, ["+int_employee_balances"])
 
 
 def test_balances_unit_tests_pass(tmp_path, monkeypatch):
@@ -45,18 +32,12 @@ def test_balances_unit_tests_pass(tmp_path, monkeypatch):
     # every unit test upstream of int_employee_balances passes, the six of this file among them
     text = (REPO / SPEC).read_text()
     assert all(f"name: {name}" in text for name in UNIT_TESTS)
-    assert outcome.nodes.get("pass", 0) >= len(UNIT_TESTS), outcome.nodes
+    statuses = unit_test_statuses(tmp_path)
+    assert {name: statuses.get(name) for name in UNIT_TESTS} == {name: "pass" for name in UNIT_TESTS}
 
 
 def test_a_wrong_hand_computed_balance_fails(tmp_path, monkeypatch):
-    project = tmp_path / "project"
-    shutil.copytree(REPO / "dbt", project / "dbt", ignore=shutil.ignore_patterns("target", "logs"))
-    shutil.copy2(REPO / "config.yaml", project / "config.yaml")
-    shutil.copytree(REPO / "data", project / "data")
-    spec = project / SPEC
-    text = spec.read_text()
-    assert text.count("investment_return_pretax: 530.00") == 1
-    spec.write_text(text.replace("investment_return_pretax: 530.00", "investment_return_pretax: 500.00"))
+    project = project_with_figure(tmp_path, SPEC, "investment_return_pretax: 530.00", "investment_return_pretax: 500.00")
     monkeypatch.chdir(project)
     with pytest.raises(QualityGateError, match="balances_roll_forward_year_one"):
         run_balances_unit_tests(project, tmp_path)

@@ -7,18 +7,11 @@ pass, and a wrong hand-computed figure makes them fail."""
 
 from __future__ import annotations
 
-import datetime as dt
-import json
-import shutil
-
 import pytest
 
-from conftest import REPO, TINY_CENSUS
-from plansim.census import stage_census
-from plansim.config import load_scenarios
-from plansim.dbt_runner import invoke
+from conftest import REPO
+from dbt_unit import build_unit_tests, project_with_figure, unit_test_statuses
 from plansim.errors import QualityGateError
-from plansim.phases import year_vars
 
 UNIT_TESTS = {"coverage_ratio_percentage_fails_at_60_percent_with_excludable_employees_dropped",
               "coverage_ratio_percentage_passes_at_exactly_70_percent", "coverage_without_hces_passes",
@@ -30,29 +23,12 @@ UNIT_TESTS = {"coverage_ratio_percentage_fails_at_60_percent_with_excludable_emp
               "top_heavy_test_deemed_pass_for_a_safe_harbor_plan",
               "balances_top_heavy_minimum_applied_to_core", "balances_top_heavy_minimum_reported_not_applied"}
 SPEC = "dbt/models/intermediate/compliance/_coverage_top_heavy_unit_tests.yml"
-
-
-def run_unit_tests(project, tmp_path):
-    scn = load_scenarios(project / "config.yaml")["baseline"]
-    results = tmp_path / "results"
-    stage_census(TINY_CENSUS, results / "baseline" / "staged_census.parquet", dt.date(2024, 12, 31))
-    # --empty builds the upstream tables (the unit tests' fixtures take their columns), then the unit tests of
-    # every selected model (those upstream of them too).
-    return invoke(["build", "--select", "+int_coverage_tests", "+int_top_heavy_test", "+int_employee_balances",
-                   "--empty", "--exclude-resource-type", "test"],
-                  database=tmp_path / "ut.duckdb", target_path=tmp_path / "target", log_path=tmp_path / "logs",
-                  dbt_vars=year_vars(scn, 2025, str(results)), threads=1, what="dbt unit tests", log=lambda m: None)
-
-
-def unit_test_statuses(tmp_path) -> dict[str, str]:
-    run = json.loads((tmp_path / "target" / "run_results.json").read_text())
-    return {r["unique_id"].rsplit(".", 1)[-1]: r["status"] for r in run["results"]
-            if r["unique_id"].startswith("unit_test.")}
+SELECT = ["+int_coverage_tests", "+int_top_heavy_test", "+int_employee_balances"]
 
 
 def test_coverage_top_heavy_unit_tests_pass(tmp_path, monkeypatch):
     monkeypatch.chdir(REPO)
-    outcome = run_unit_tests(REPO, tmp_path)
+    outcome = build_unit_tests(REPO, tmp_path, SELECT)
     assert not outcome.nodes.get("fail") and not outcome.nodes.get("error"), outcome.nodes
     text = (REPO / SPEC).read_text()
     assert all(f"name: {name}" in text for name in UNIT_TESTS)
@@ -61,16 +37,9 @@ def test_coverage_top_heavy_unit_tests_pass(tmp_path, monkeypatch):
 
 
 def test_a_wrong_hand_computed_minimum_fails(tmp_path, monkeypatch):
-    project = tmp_path / "project"
-    shutil.copytree(REPO / "dbt", project / "dbt", ignore=shutil.ignore_patterns("target", "logs"))
-    shutil.copy2(REPO / "config.yaml", project / "config.yaml")
-    shutil.copytree(REPO / "data", project / "data")
-    spec = project / SPEC
-    text = spec.read_text()
     # N6 is owed 3% x 25,000 = 750 but has only 500 of 415(c) room: 750 would be wrong
-    wrong = "required_contribution: 750.00, top_heavy_minimum: 500.00"
-    assert text.count(wrong) == 1
-    spec.write_text(text.replace(wrong, "required_contribution: 750.00, top_heavy_minimum: 750.00"))
+    project = project_with_figure(tmp_path, SPEC, "required_contribution: 750.00, top_heavy_minimum: 500.00",
+                                  "required_contribution: 750.00, top_heavy_minimum: 750.00")
     monkeypatch.chdir(project)
     with pytest.raises(QualityGateError, match="top_heavy_minimum_three_percent_for_non_key_employees"):
-        run_unit_tests(project, tmp_path)
+        build_unit_tests(project, tmp_path, SELECT)

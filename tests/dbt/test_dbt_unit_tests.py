@@ -4,17 +4,11 @@ would pass the cap) run and pass, and a wrong expectation makes them fail."""
 
 from __future__ import annotations
 
-import datetime as dt
-import shutil
-
 import pytest
 
-from conftest import REPO, TINY_CENSUS
-from plansim.census import stage_census
-from plansim.config import load_scenarios
-from plansim.dbt_runner import invoke
+from conftest import REPO
+from dbt_unit import build_unit_tests, project_with_figure
 from plansim.errors import QualityGateError
-from plansim.phases import year_vars
 
 # Plan rules (dbt/models/intermediate/plan/_plan_unit_tests.yml): limits and flags, match on eligible
 # pay, pay dates of a biweekly payroll, true-up, 415(c) with catch-up and both correction orders,
@@ -42,13 +36,7 @@ WORKFORCE_UNIT_TESTS = {"merit_cutoff_and_cola_by_hire_date", "merit_prorated_by
 
 
 def run_unit_tests(project, tmp_path):
-    scn = load_scenarios(project / "config.yaml")["baseline"]
-    results = tmp_path / "results"
-    stage_census(TINY_CENSUS, results / "baseline" / "staged_census.parquet", dt.date(2024, 12, 31))
-    return invoke(["build", "--select", "+int_employee_contributions", "+int_deferral_rate_escalation_events",
-                   "--empty", "--exclude-resource-type", "test"],
-                  database=tmp_path / "ut.duckdb", target_path=tmp_path / "target", log_path=tmp_path / "logs",
-                  dbt_vars=year_vars(scn, 2025, str(results)), threads=1, what="dbt unit tests", log=lambda m: None)
+    return build_unit_tests(project, tmp_path, ["+int_employee_contributions", "+int_deferral_rate_escalation_events"])
 
 
 def test_unit_tests_pass(tmp_path, monkeypatch):
@@ -58,28 +46,16 @@ def test_unit_tests_pass(tmp_path, monkeypatch):
 
 
 def test_a_wrong_hand_computed_figure_fails(tmp_path, monkeypatch):
-    project = tmp_path / "project"
-    shutil.copytree(REPO / "dbt", project / "dbt", ignore=shutil.ignore_patterns("target", "logs"))
-    shutil.copy2(REPO / "config.yaml", project / "config.yaml")
-    shutil.copytree(REPO / "data", project / "data")
-    spec = project / "dbt/models/intermediate/plan/_plan_unit_tests.yml"
-    text = spec.read_text()
-    assert "employer_match: 14400.00" in text
-    spec.write_text(text.replace("employer_match: 14400.00", "employer_match: 14500.00"))
+    project = project_with_figure(tmp_path, "dbt/models/intermediate/plan/_plan_unit_tests.yml",
+                                  "employer_match: 14400.00", "employer_match: 14500.00")
     monkeypatch.chdir(project)
     with pytest.raises(QualityGateError, match="contributions_match_limits_and_proration"):
         run_unit_tests(project, tmp_path)
 
 
 def test_a_wrong_workforce_figure_fails(tmp_path, monkeypatch):
-    project = tmp_path / "project"
-    shutil.copytree(REPO / "dbt", project / "dbt", ignore=shutil.ignore_patterns("target", "logs"))
-    shutil.copy2(REPO / "config.yaml", project / "config.yaml")
-    shutil.copytree(REPO / "data", project / "data")
-    spec = project / "dbt/models/intermediate/workforce/_workforce_unit_tests.yml"
-    text = spec.read_text()
-    assert text.count("annual_compensation: 54080.00") == 3
-    spec.write_text(text.replace("annual_compensation: 54080.00", "annual_compensation: 50000.00"))
+    project = project_with_figure(tmp_path, "dbt/models/intermediate/workforce/_workforce_unit_tests.yml",
+                                  "annual_compensation: 54080.00", "annual_compensation: 50000.00", count=3)
     monkeypatch.chdir(project)
     with pytest.raises(QualityGateError, match="hire_pay_grows_with_the_band"):
         run_unit_tests(project, tmp_path)
