@@ -127,55 +127,7 @@ eligible as (
 
 -- ADP test ------------------------------------------------------------------------------------
 
-adp_group as (
-    select
-        count(*) filter (where is_hce) as hce_count,
-        count(*) filter (where not is_hce) as nhce_count,
-        {{ average_to_hundredth_percent('actual_deferral_ratio', 'is_hce') }} as hce_average,
-        {{ average_to_hundredth_percent('actual_deferral_ratio', 'not is_hce') }} as nhce_average,
-        coalesce(sum(actual_deferral_ratio) filter (where is_hce), 0) as hce_ratio_sum
-    from eligible
-),
-
-adp_base as (
-    select
-        *,
-        {{ base_sql['adp'] }}::decimal(9, 6) as nhce_base,
-        {{ missing_prior_sql['adp'] }} as is_prior_result_missing
-    from adp_group
-),
-
-adp_limit as (
-    select
-        *,
-        greatest(1.25 * nhce_base, least(2 * nhce_base, nhce_base + 0.02))::decimal(9, 6) as limit_value
-    from adp_base
-),
-
-adp_test as (
-    select
-        *,
-        case
-            when hce_count + nhce_count = 0 then 'not_applicable'
-            {%- if reasons['adp'] %}
-            when true then 'deemed_pass'
-            {%- endif %}
-            when is_prior_result_missing then 'not_determinable'
-            when nhce_base is null then 'deemed_pass'
-            when hce_count = 0 then 'pass'
-            when hce_average <= limit_value then 'pass'
-            else 'fail'
-        end as status
-    from adp_limit
-),
-
-adp_to_remove as (
-    -- step 1's target: the HCE ratios may sum to hce_count x limit
-    select
-        *,
-        case when status = 'fail' then hce_ratio_sum - hce_count * limit_value else 0 end as ratio_to_remove
-    from adp_test
-),
+{{ adp_acp_test_ctes('adp', 'eligible', 'actual_deferral_ratio', 'true', base_sql, missing_prior_sql, reasons) }},
 
 adp_hces as (
     select * from eligible where is_hce
@@ -250,54 +202,7 @@ acp_ratios as (
     from adp_forfeiture
 ),
 
-acp_group as (
-    select
-        count(*) filter (where is_acp_eligible and is_hce) as hce_count,
-        count(*) filter (where is_acp_eligible and not is_hce) as nhce_count,
-        {{ average_to_hundredth_percent('actual_contribution_ratio', 'is_acp_eligible and is_hce') }} as hce_average,
-        {{ average_to_hundredth_percent('actual_contribution_ratio', 'is_acp_eligible and not is_hce') }} as nhce_average,
-        coalesce(sum(actual_contribution_ratio) filter (where is_acp_eligible and is_hce), 0) as hce_ratio_sum
-    from acp_ratios
-),
-
-acp_base as (
-    select
-        *,
-        {{ base_sql['acp'] }}::decimal(9, 6) as nhce_base,
-        {{ missing_prior_sql['acp'] }} as is_prior_result_missing
-    from acp_group
-),
-
-acp_limit as (
-    select
-        *,
-        greatest(1.25 * nhce_base, least(2 * nhce_base, nhce_base + 0.02))::decimal(9, 6) as limit_value
-    from acp_base
-),
-
-acp_test as (
-    select
-        *,
-        case
-            when hce_count + nhce_count = 0 then 'not_applicable'
-            {%- if reasons['acp'] %}
-            when true then 'deemed_pass'
-            {%- endif %}
-            when is_prior_result_missing then 'not_determinable'
-            when nhce_base is null then 'deemed_pass'
-            when hce_count = 0 then 'pass'
-            when hce_average <= limit_value then 'pass'
-            else 'fail'
-        end as status
-    from acp_limit
-),
-
-acp_to_remove as (
-    select
-        *,
-        case when status = 'fail' then hce_ratio_sum - hce_count * limit_value else 0 end as ratio_to_remove
-    from acp_test
-),
+{{ adp_acp_test_ctes('acp', 'acp_ratios', 'actual_contribution_ratio', 'is_acp_eligible', base_sql, missing_prior_sql, reasons) }},
 
 acp_hces as (
     select * from acp_ratios where is_acp_eligible and is_hce
