@@ -130,17 +130,21 @@ def vesting_run(tmp_path_factory) -> Path:
     return wd
 
 
-# The vesting run's two designs: the standard formula, only the vesting schedule differs.
+# The vesting run's two designs: the standard formula; the money differs only by the vesting schedule.
+# The cliff-3 design also tests ADP/ACP by the prior-year method (tests/e2e/test_compliance.py: the
+# same workforce tested two ways); a testing method does not change contributions or balances.
 SAMPLE_VESTING_SCENARIOS = {
-    sid: {"plan_design": {"vesting": {"match": schedule, "core": schedule}}}
-    for sid, schedule in (("vesting_cliff_3", "cliff_3"), ("vesting_immediate", "immediate"))
+    sid: {"plan_design": {"vesting": {"match": schedule, "core": schedule}, "compliance": {"testing_method": method}}}
+    for sid, schedule, method in (("vesting_cliff_3", "cliff_3", "prior_year"),
+                                  ("vesting_immediate", "immediate", "current_year"))
 }
 
 
 # The analyst-outputs run: the tiny census, 2025-2026, with and without auto features.
 REPORT_SCENARIOS = ["tiny", "tiny_no_auto"]
 REPORT_YEARS = [2025, 2026]
-REPORT_SHEETS = ["Summary", "Events by type", f"Workforce {REPORT_YEARS[-1]}", "Assumptions", "Run metadata"]
+REPORT_SHEETS = ["Summary", "Events by type", "Compliance", f"Workforce {REPORT_YEARS[-1]}", "Assumptions",
+                 "Run metadata"]
 
 
 def report_config() -> dict:

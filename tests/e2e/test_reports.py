@@ -293,3 +293,30 @@ def test_report_renders_in_headless_chromium_without_errors(report_run, tmp_path
     app = dom.stdout.split('<div id="app">', 1)[1].split("<script", 1)[0]
     for text in ("plansim: workforce and 401(k) plan projection", "Scenario comparison", *SCENARIOS):
         assert text in app, f"{text!r} not rendered (screenshot: {shot})"
+
+
+def test_summary_page_shows_each_years_compliance_tests_in_chromium(report_run, tmp_path):
+    """The compliance panel of summary.html, as Chromium renders it: a row per year and test with
+    the result, the HCE and NHCE averages and the margin of compliance.csv."""
+    for scenario in SCENARIOS:
+        page = report_run / "results" / scenario / "summary.html"
+        dom = run_chromium(tmp_path, "--dump-dom", page.resolve().as_uri())
+        assert dom.returncode == 0 and "Uncaught" not in dom.stderr, dom.stderr[-3000:]
+        panel = dom.stdout.split('<table class="compliance">', 1)[1].split("</table>", 1)[0]
+        rendered = [[cell.split(">", 1)[1].rsplit("<", 1)[0] if "<span" in cell else cell
+                     for cell in (c.split("</td>")[0] for c in row.split("<td>")[1:])]
+                    for row in panel.split("<tr>")[2:]]
+        expected = read_csv(report_run / "results" / scenario / "compliance.csv")
+        assert len(rendered) == len(expected) == 6 * len(YEARS)
+        by_key = {(r[0], r[1]): r for r in rendered}
+        for want in expected:
+            if want["test_name"] not in ("adp", "acp"):
+                continue
+            label = "ADP test (401(k)(3))" if want["test_name"] == "adp" else "ACP test (401(m)(2))"
+            got = by_key[(want["simulation_year"], label)]
+            assert got[2] == want["status"].replace("_", " ")
+            def pct(text: str) -> str:
+                return f"{100 * float(text):.2f}%" if text else ""
+
+            assert (got[3], got[4]) == (pct(want["hce_value"]), pct(want["nhce_value"])), (got, want)
+            assert got[6] == (f"{float(want['margin_points']):+.2f}" if want["margin_points"] else ""), (got, want)

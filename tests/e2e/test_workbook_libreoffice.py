@@ -82,6 +82,8 @@ def shown(value, kind: str) -> str:
         return f"{(value * 100).quantize(Decimal('0.01'), ROUND_HALF_UP)}%"
     if kind == "money":
         return f"{value.quantize(Decimal('0.01'), ROUND_HALF_UP):,}"
+    if kind == "points":
+        return f"{value.quantize(Decimal('0.01'), ROUND_HALF_UP)}"
     return f"{int(value):,}"
 
 
@@ -184,6 +186,7 @@ def test_libreoffice_keeps_every_tables_header_filter_and_number_formats(report_
         snapshot_columns = sheet(calc, "values", scenario, "Workforce 2026")[0]
         expected = {"Summary": f"A1:{column_letter(len(summary_fields))}{sizes['Summary']}",
                     "Events by type": f"A1:E{sizes['Events by type'] - 1}",  # the total row stays out
+                    "Compliance": f"A1:S{sizes['Compliance']}",
                     "Workforce 2026": f"A1:{column_letter(len(snapshot_columns))}{sizes['Workforce 2026']}",
                     "Assumptions": f"A1:B{sizes['Assumptions']}",
                     "Run metadata": f"A1:C{sizes['Run metadata']}"}
@@ -200,4 +203,30 @@ def test_libreoffice_keeps_every_tables_header_filter_and_number_formats(report_
 
         given = load_workbook(report_run / "results" / scenario / f"{scenario}.xlsx", read_only=False)
         assert {ws.title: ws.freeze_panes for ws in given.worksheets} == {
-            "Summary": "D2", "Events by type": "C2", "Workforce 2026": "E2", "Assumptions": "B2", "Run metadata": "B2"}
+            "Summary": "D2", "Events by type": "C2", "Compliance": "E2", "Workforce 2026": "E2", "Assumptions": "B2", "Run metadata": "B2"}
+
+
+def test_libreoffice_reads_the_compliance_tests_of_compliance_csv(report_run, calc):
+    """The Compliance sheet: every year's tests as compliance.csv has them, averages shown as
+    percentages, margins in signed points, dollars with cents; the ADP and ACP rows of each year."""
+    shares = ("hce_value", "nhce_value", "nhce_base", "test_value", "limit_value")
+    for scenario in SCENARIOS:
+        expected = read_csv(report_run / "results" / scenario / "compliance.csv")
+        values, looks = sheet(calc, "values", scenario, "Compliance"), sheet(calc, "shown", scenario, "Compliance")
+        assert values[0] == list(expected[0]) and len(values) == 1 + len(expected)
+        assert {(r["simulation_year"], r["test_name"]) for r in expected} == {
+            (str(y), t) for y in YEARS for t in ("adp", "acp", "coverage_401k", "coverage_401m",
+                                                 "coverage_nonelective", "top_heavy")}
+        for got, look, want in zip(values[1:], looks[1:], expected):
+            row = dict(zip(values[0], got))
+            shown_row = dict(zip(values[0], look))
+            assert (row["test_name"], row["status"], row["note"]) == (want["test_name"], want["status"], want["note"])
+            for field in (*shares, "margin_points", "corrective_amount"):
+                if want[field] == "":
+                    assert row[field] == "", field
+                    continue
+                assert number(row[field]) == Decimal(want[field]), (scenario, want["test_name"], field)
+            if want["hce_value"]:
+                assert shown_row["hce_value"] == shown(want["hce_value"], "fraction")
+            if want["margin_points"]:
+                assert shown_row["margin_points"] == shown(want["margin_points"], "points")
