@@ -64,7 +64,7 @@ def summary_figures(rows: list[dict[str, Any]]) -> dict[str, Any]:
         "adp_margin_points": margin("adp"),
         "acp_margin_points": margin("acp"),
         "compliance_tests_failed": sum(1 for r in rows if r["status"] == FAILED),
-        "compliance_corrections": round(sum(r["corrective_amount"] or 0 for r in rows), 2),
+        "compliance_corrections": round(sum(float(r["corrective_amount"] or 0.0) for r in rows), 2),
     }
 
 
