@@ -523,13 +523,17 @@ def copy_staged_census(from_wd: Path, results: Path) -> Path:
     return dest
 
 
-def export_year_slice(con, relation: str, path: str | Path, scn: dict, year: int) -> None:
-    """The handover export, as the pipeline writes it (sorted, zstd), to the path the next
-    year's staging model reads."""
+def export_year_slice(con, model: str, relation: str, path: str | Path, scn: dict, year: int) -> None:
+    """The handover export, as the pipeline writes it (sorted by the model's export order, zstd),
+    to the path the next year's staging model reads."""
+    from plansim.db import sql_literal
+    from plansim.state_files import EXPORT_ORDER
+
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    con.execute(f"copy (select * from {relation} where {slice_predicate(scn, year)} order by employee_id) "
-                f"to '{path}' (format parquet, compression zstd)")
+    order = EXPORT_ORDER.get(model, "employee_id")
+    con.execute(f"copy (select * from {relation} where {slice_predicate(scn, year)} order by {order}) "
+                f"to {sql_literal(str(path))} (format parquet, compression zstd)")
 
 
 def slice_predicate(scn: dict, year: int) -> str:
@@ -645,7 +649,7 @@ def run_floor(src: Path, compiled: dict[int, dict], scn: dict, years: list[int],
         started = time.perf_counter()
         for model, var in handover().items():
             rel = next(n["relation_name"] for n in order if n["name"] == model)
-            export_year_slice(con, rel, next_vars[var], scn, year)
+            export_year_slice(con, model, rel, next_vars[var], scn, year)
         exports_s += time.perf_counter() - started
         cpu_s += time.process_time() - cpu0  # CPU of the floor (all DuckDB threads), tests excluded
         for model in handover():
@@ -710,7 +714,7 @@ def run_variant(src: Path, wd: Path, scn: dict, years: list[int], manifest: dict
         next_vars = year_vars_at(scn, year + 1, results)
         with duckdb.connect(str(db)) as con:
             for model, var in handover().items():
-                export_year_slice(con, rels[model], next_vars[var], scn, year)
+                export_year_slice(con, model, rels[model], next_vars[var], scn, year)
     wall = time.perf_counter() - started
     return {"variant": variant, "wall_s": wall, "dbt_invocations": calls,
             "mean_call_s": statistics.mean(per_call) if per_call else None, "steps": len(per_call) // len(years)}
