@@ -78,7 +78,9 @@ IDENTITY_FIELDS = ("scenario_id", "plan_design_id", "simulation_year")
 KEY_FIGURES = ["headcount_end", "hires", "participation_rate", "average_deferral_rate", "total_payroll",
                "employee_deferrals", "employer_match", "employer_core", "gross_employer_cost",
                "employer_cost_pct_of_payroll", "forfeitures_used", "forfeitures_used_pct_of_payroll",
-               "net_employer_cost", "net_employer_cost_pct_of_payroll"]
+               "net_employer_cost", "net_employer_cost_pct_of_payroll",
+               # will the design pass: the ADP and ACP margins and the tests failed, per scenario and year
+               "adp_margin_points", "acp_margin_points", "compliance_tests_failed"]
 
 # Number formats of the workbook by kind of figure. A "percent" figure (in percent in summary.csv)
 # goes into its cell as a fraction, 4.86 -> 0.0486, so that it shows as 4.86% and a formula

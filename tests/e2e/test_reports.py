@@ -221,6 +221,12 @@ def test_comparison_table_has_one_row_per_scenario_and_year_with_the_summary_fig
         assert [r for r in table if r["scenario_id"] == scenario] == summary
     rate = {(r["scenario_id"], int(r["simulation_year"])): float(r["participation_rate"]) for r in table}
     assert rate[("tiny", 2026)] > rate[("tiny_no_auto", 2026)], "auto-enrollment should lift participation"
+    # the designs' ADP margins side by side, as summary.csv has them
+    page = (report_run / "results" / "comparison" / "comparison.html").read_text(encoding="utf-8")
+    block = page.split("<h2>ADP test margin, points (negative = fails)</h2>", 1)[1].split("</table>", 1)[0]
+    for row in table:
+        if row["adp_margin_points"]:
+            assert f"{float(row['adp_margin_points']):+.2f} pts" in block, row["adp_margin_points"]
 
 
 # ---------------------------------------------------------------------------- plots
