@@ -160,12 +160,13 @@ def run_metadata(done_files: Iterable[str | Path],
                  scenario: Mapping[str, Any]) -> tuple[list[int], list[tuple[str, dict[int, Any]]]]:
     """What the years' ``done`` sentinels say about the run (versions, config hash, timings,
     row counts, content checksums), flattened to one row per key with one column per year;
-    the random seed (from the resolved scenario) first. The year summaries are left out:
-    they are the Summary sheet."""
+    the random seed (from the resolved scenario) first. The year summaries and compliance
+    tests are left out: they are the Summary and Compliance sheets."""
     by_year: dict[int, dict[str, Any]] = {}
     for path in done_files:
         data = json.loads(Path(path).read_text())
         data.pop("summary", None)
+        data.pop("compliance", None)  # the Compliance sheet
         by_year[int(data["simulation_year"])] = dict(flatten(data))
     years = sorted(by_year)
     keys: list[str] = []

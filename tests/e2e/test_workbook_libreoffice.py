@@ -177,6 +177,7 @@ def test_libreoffice_reads_the_event_counts_assumptions_and_run_metadata(report_
         done = [json.loads((folder / str(y) / "done").read_text()) for y in YEARS]
         assert meta["config_hash"] == [d["config_hash"] for d in done]
         assert meta["row_counts.fct_yearly_events"] == [str(d["row_counts"]["fct_yearly_events"]) for d in done]
+        assert not [k for k in meta if k.startswith(("compliance", "summary"))], "those have sheets of their own"
 
 
 def test_libreoffice_keeps_every_tables_header_filter_and_number_formats(report_run, calc):
