@@ -34,22 +34,36 @@ TEST_LABELS = {"adp": "ADP test (401(k)(3))", "acp": "ACP test (401(m)(2))",
 FAILED = "fail"
 
 
+def _typed(row: dict[str, Any]) -> dict[str, Any]:
+    """One test row with plain Python values: counts as int, figures as float, blanks as None
+    (from the parquet export's DECIMALs or from compliance.csv's text alike)."""
+    out = {}
+    for key in FIELDS:
+        value = row.get(key)
+        if value is None or value == "":
+            out[key] = None
+        elif key in COUNT_FIELDS:
+            out[key] = int(value)
+        elif key in (*SHARE_FIELDS, *MONEY_FIELDS, "margin_points"):
+            out[key] = float(value)
+        else:
+            out[key] = value
+    return out
+
+
+def _test_rank(row: dict[str, Any]) -> int:
+    return TEST_ORDER.index(row["test_name"]) if row["test_name"] in TEST_ORDER else len(TEST_ORDER)
+
+
 def read_tests(path: str | Path) -> list[dict[str, Any]]:
     """A year's test rows from its fct_compliance_tests export, in TEST_ORDER, as plain values."""
     con = duckdb.connect()
     try:
         cur = con.execute(f"select {', '.join(FIELDS)} from read_parquet($f)", {"f": str(path)})
-        rows = [dict(zip(FIELDS, r)) for r in cur.fetchall()]
+        rows = [_typed(dict(zip(FIELDS, r))) for r in cur.fetchall()]
     finally:
         con.close()
-    for row in rows:
-        for key, value in row.items():
-            if key in COUNT_FIELDS and value is not None:
-                row[key] = int(value)
-            elif key not in ("scenario_id", "plan_design_id", "test_name", "test_method", "status", "note") \
-                    and value is not None:
-                row[key] = float(value)
-    return sorted(rows, key=lambda r: TEST_ORDER.index(r["test_name"]) if r["test_name"] in TEST_ORDER else 99)
+    return sorted(rows, key=_test_rank)
 
 
 def summary_figures(rows: list[dict[str, Any]]) -> dict[str, Any]:
@@ -82,17 +96,7 @@ def write_csv(rows: list[dict[str, Any]], out: str | Path) -> None:
 def read_csv(path: str | Path) -> list[dict[str, Any]]:
     """compliance.csv's rows, typed like :func:`read_tests`."""
     with open(path, newline="") as fh:
-        rows = list(csv.DictReader(fh))
-    for row in rows:
-        for key in FIELDS:
-            value = row.get(key, "")
-            if value == "":
-                row[key] = None
-            elif key in COUNT_FIELDS:
-                row[key] = int(value)
-            elif key in (*SHARE_FIELDS, *MONEY_FIELDS, "margin_points"):
-                row[key] = float(value)
-    return rows
+        return [_typed(row) for row in csv.DictReader(fh)]
 
 
 def _share(value: float | None) -> str:
@@ -110,8 +114,7 @@ def panel_html(rows: list[dict[str, Any]]) -> str:
         return "<h2>Compliance</h2><p>No compliance tests were run.</p>\n"
     head = ["year", "test", "result", "HCE", "NHCE", "limit", "margin (points)", "correction", "note"]
     body = []
-    for r in sorted(rows, key=lambda r: (r["simulation_year"], TEST_ORDER.index(r["test_name"])
-                                          if r["test_name"] in TEST_ORDER else 99)):
+    for r in sorted(rows, key=lambda r: (r["simulation_year"], _test_rank(r))):
         margin = "" if r["margin_points"] is None else f"{r['margin_points']:+.2f}"
         css = {"fail": "fail", "pass": "pass", "deemed_pass": "pass"}.get(r["status"], "other")
         cells = [str(r["simulation_year"]), TEST_LABELS.get(r["test_name"], r["test_name"]),
