@@ -863,6 +863,33 @@ def stage_census(
     cdate = _as_date(census_date)
     src, summary = _check_and_summarise(Path(path), cdate, int(max_job_level), deferral_rate_units, sheet)
     out = Path(out_path)
+    select = _canonical_select(src, summary, deferral_rate_units, cdate, active_only=True)
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp_name = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent)
+        os.close(fd)
+        tmp = Path(tmp_name)
+        try:
+            src.con.execute(f"COPY ({select}) TO {sql_literal(str(tmp))} (FORMAT parquet, COMPRESSION zstd)")
+            with open(tmp, "rb+") as fh:
+                os.fsync(fh.fileno())
+            os.replace(tmp, out)
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
+        _fsync_dir(out.parent)
+    finally:
+        src.con.close()
+    return summary
+
+
+def _canonical_select(src: _Source, summary: CensusSummary, deferral_rate_units: str, cdate: datetime.date,
+                      *, active_only: bool) -> str:
+    """The SELECT of a checked census (table ``p``) in :data:`CANONICAL_COLUMNS` order and types:
+    the active rows only, or every row with a last column ``is_active``."""
+    active = _ACTIVE_SQL.format(cd=sql_literal(cdate.isoformat()))
+    active_col = "" if active_only else f",\n          ({active}) AS is_active"
+    where = f"WHERE {active}" if active_only else ""
     scale = "100.0" if deferral_rate_units == "percent" else "1.0"
     if summary.column_set == "planalign":
         roth = ("CASE WHEN pre_tax_contribution + roth_contribution > 0 THEN coalesce(deferral_rate, 0) "
@@ -894,27 +921,31 @@ def stage_census(
           CAST(vesting_service_years AS INTEGER) AS vesting_service_years,
           {money},
           {officer} AS is_officer,
-          {ownership} AS ownership_pct
+          {ownership} AS ownership_pct{active_col}
         FROM p
-        WHERE {_ACTIVE_SQL.format(cd=sql_literal(cdate.isoformat()))}
+        {where}
         ORDER BY employee_id"""
+    return select
+
+
+def read_census_rows(
+    path: str | os.PathLike[str],
+    census_date: datetime.date,
+    *,
+    max_job_level: int = 5,
+    deferral_rate_units: str = "fraction",
+    sheet: str | None = None,
+) -> pa.Table:
+    """Validate, then return every row (active or not) in :data:`CANONICAL_COLUMNS` order and
+    types, plus ``is_active`` (active on ``census_date``, as :func:`stage_census` decides it).
+    A history snapshot (plansim.history) needs the leavers of the year as well as the actives."""
+    _check_options(max_job_level, deferral_rate_units)
+    cdate = _as_date(census_date)
+    src, summary = _check_and_summarise(Path(path), cdate, int(max_job_level), deferral_rate_units, sheet)
     try:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp_name = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent)
-        os.close(fd)
-        tmp = Path(tmp_name)
-        try:
-            src.con.execute(f"COPY ({select}) TO {sql_literal(str(tmp))} (FORMAT parquet, COMPRESSION zstd)")
-            with open(tmp, "rb+") as fh:
-                os.fsync(fh.fileno())
-            os.replace(tmp, out)
-        except BaseException:
-            tmp.unlink(missing_ok=True)
-            raise
-        _fsync_dir(out.parent)
+        return src.con.cursor().sql(_canonical_select(src, summary, deferral_rate_units, cdate, active_only=False)).to_arrow_table()
     finally:
         src.con.close()
-    return summary
 
 
 def _fsync_dir(directory: Path) -> None:
