@@ -5,11 +5,15 @@
     plansim report [--out report.html] [--cores N] [--configfile F]
     plansim validate-census FILE [--census-date D] [--units fraction|percent] [--max-job-level N] [--sheet NAME]
     plansim sql "select ..." [--csv] [--results DIR]
+    plansim fit SNAPSHOT... [--configfile F] [--scenario S] [--out DIR]
+    plansim backtest SNAPSHOT... [--holdout N] [--replicates N] [--configfile F] [--scenario S] [--out DIR]
 
 ``run``, ``compare`` and ``report`` run the ``snakemake`` installed next to this Python, from
 the current directory (the repository root, where the Snakefile is), print the command first
 and exit with its exit code. ``validate-census`` checks a census file without Snakemake.
 ``sql`` queries results/catalog.duckdb (docs/results.md) and prints a table or CSV.
+``fit`` estimates a scenario's assumptions from 2-5 annual census snapshots and ``backtest``
+scores the fitted model on held-out years (docs/fit.md); a SNAPSHOT is ``FILE@YYYY-MM-DD``.
 """
 
 from __future__ import annotations
@@ -197,6 +201,74 @@ def cmd_validate_census(opts: argparse.Namespace) -> int:
     return 0
 
 
+# ---------------------------------------------------------------------------- fit / backtest
+def _history_inputs(opts: argparse.Namespace, minimum: int):
+    """The base config (raw and the chosen scenario resolved) and the loaded snapshots."""
+    from plansim.config import load_scenarios, read_config_file
+    from plansim.errors import PlansimError
+    from plansim.history import load_snapshots
+
+    configfile = Path(opts.configfile or DEFAULT_CONFIG)
+    if not configfile.is_file():
+        raise CliError(f"config file {configfile} not found")
+    try:  # the base config's paths are relative to its own directory (the workflow's root)
+        resolved = load_scenarios(configfile)
+    except PlansimError as error:
+        raise CliError(str(error)) from None
+    sid = opts.scenario or next(iter(resolved))
+    if sid not in resolved:
+        raise CliError(f"--scenario {sid}: not defined in {configfile} (defined: {', '.join(sorted(resolved))})")
+    scn = resolved[sid]
+    try:
+        raw = read_config_file(configfile)
+        snaps = load_snapshots(opts.snapshots, max_job_level=len(scn["workforce"]["promotion_rates"]),
+                               deferral_rate_units=scn["deferral_rate_units"], minimum=minimum)
+    except PlansimError as error:
+        raise CliError(str(error)) from None
+    return raw, scn, snaps
+
+
+def cmd_fit(opts: argparse.Namespace) -> int:
+    from plansim.fit import fit, write_outputs
+
+    raw, scn, snaps = _history_inputs(opts, minimum=2)
+    result = fit(snaps, scn)
+    paths = write_outputs(Path(opts.out), raw, result, snaps, scenario_id=opts.name)
+    fitted = sum(e.status == "fitted" for e in result.estimates)
+    print(f"plansim: fitted {fitted} of {len(result.estimates)} estimates from {len(snaps)} snapshots "
+          f"({snaps[0].date} to {snaps[-1].date}); kept from the base config: {len(result.estimates) - fitted}")
+    for kind, path in paths.items():
+        print(f"  {kind}: {path}")
+    return 0
+
+
+def cmd_backtest(opts: argparse.Namespace) -> int:
+    from plansim import backtest
+    from plansim.errors import PlansimError
+
+    _check_workdir()
+    raw, scn, snaps = _history_inputs(opts, minimum=3)
+    out = Path(opts.out)
+    try:
+        meta, _, held, _, config_path = backtest.prepare(snaps, raw, scn, opts.holdout, opts.replicates, opts.name,
+                                                         out, parameter_uncertainty=not opts.fitted_values_only)
+    except PlansimError as error:
+        raise CliError(str(error)) from None
+    code = _execute(snakemake_command(["--cores", str(opts.cores), f"--configfile={config_path}",
+                                       *backtest.targets(meta, RESULTS)]))
+    if code != 0:
+        return code
+    scores = backtest.score(held, Path(RESULTS), opts.name, opts.replicates,
+                            scn["workforce"]["termination_age_multipliers"])
+    paths = backtest.write_scorecard(out, scores, meta)
+    inside = sum(s.inside for s in scores)
+    print(f"plansim: backtest of {', '.join(map(str, meta['held_out_years']))}: {inside} of {len(scores)} actual "
+          "figures inside the replicates' P5-P95 range")
+    for kind, path in paths.items():
+        print(f"  {kind}: {path}")
+    return 0
+
+
 # ---------------------------------------------------------------------------- sql
 def cmd_sql(opts: argparse.Namespace) -> int:
     import duckdb
@@ -304,6 +376,42 @@ def build_parser() -> argparse.ArgumentParser:
     sql.add_argument("--results", default=RESULTS, metavar="DIR",
                      help="results directory holding catalog.duckdb (default: %(default)s)")
     sql.set_defaults(func=cmd_sql)
+
+    snapshots = {"nargs": "+", "metavar": "SNAPSHOT",
+                 "help": "annual census files of the same employer, oldest first, each FILE@YYYY-MM-DD "
+                         "(or with the date or year in its name)"}
+    base = {"metavar": "S", "help": "scenario of the config whose bands, plan design and other assumptions "
+                                    "the fit starts from (default: the config's first)"}
+    fit = sub.add_parser("fit", help="estimate a scenario's assumptions from 2-5 annual census snapshots",
+                         description="Link the snapshots by employee_id, estimate termination, hiring, pay and "
+                                     "enrollment assumptions with 95% intervals, and write a runnable config "
+                                     "(fitted.yaml) and a fit report (docs/fit.md).")
+    fit.add_argument("snapshots", **snapshots)
+    fit.add_argument("--configfile", **configfile)
+    fit.add_argument("--scenario", **base)
+    fit.add_argument("--name", default="fitted", metavar="ID", help="id of the fitted scenario (default: %(default)s)")
+    fit.add_argument("--out", default="fit", metavar="DIR", help="output directory (default: %(default)s)")
+    fit.set_defaults(func=cmd_fit)
+
+    bt = sub.add_parser("backtest", help="fit on the early snapshots, simulate the held-out years, score them",
+                        description="Fit on all but the last --holdout snapshots, simulate the held-out years "
+                                    "--replicates times with different seeds, and score each actual figure "
+                                    "against the replicates' median and P5-P95 range (docs/fit.md).")
+    bt.add_argument("snapshots", **snapshots)
+    bt.add_argument("--holdout", type=_positive_int, default=1, metavar="N",
+                    help="number of final snapshots held out (default: %(default)s)")
+    bt.add_argument("--replicates", type=_positive_int, default=10, metavar="N",
+                    help="simulations of the held-out years, one seed each (default: %(default)s)")
+    bt.add_argument("--fitted-values-only", action="store_true",
+                    help="simulate every replicate with the fitted values (default: each replicate draws its "
+                         "assumptions from the fit's 95%% intervals, so the range also holds their uncertainty)")
+    bt.add_argument("--configfile", **configfile)
+    bt.add_argument("--scenario", **base)
+    bt.add_argument("--name", default="backtest", metavar="ID",
+                    help="prefix of the replicate scenarios, results/<ID>_rNN (default: %(default)s)")
+    bt.add_argument("--out", default="backtest", metavar="DIR", help="output directory (default: %(default)s)")
+    bt.add_argument("--cores", **cores)
+    bt.set_defaults(func=cmd_backtest)
     return parser
 
 

@@ -39,7 +39,7 @@ def plansim(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
 def test_help_lists_every_subcommand():
     proc = plansim("--help")
     assert proc.returncode == 0, proc.stderr
-    for command in ("run", "compare", "report", "validate-census"):
+    for command in ("run", "compare", "report", "validate-census", "fit", "backtest"):
         assert command in proc.stdout
     run_help = plansim("run", "--help").stdout
     for option in ("--scenario", "--until", "--cores", "--configfile", "--dry-run"):
