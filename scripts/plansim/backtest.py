@@ -5,7 +5,8 @@ The snapshots' last ``holdout`` years are held out; the assumptions are fitted o
 replicate (``replicates`` seeds, each its own scenario of the workflow), and each held-out
 year's actual figures are scored against the replicates: the median as the prediction, its
 error, and whether the actual lies inside the replicates' P5-P95 range. Headcount is solved
-exactly by the simulation, so its range is a point ("deterministic"): inside means equal.
+exactly from the growth rate: with the fitted values only, its range is a point
+("deterministic") and inside means equal.
 """
 
 from __future__ import annotations
@@ -280,7 +281,8 @@ def write_scorecard(out_dir: Path, scores: list[Score], meta: dict) -> dict[str,
              "json": out_dir / "scorecard.json"}
     write_text(paths["markdown"], scorecard_markdown(scores, meta))
     write_text(paths["html"], scorecard_html(scores, meta))
-    write_text(paths["json"], json.dumps({**meta, "scores": [asdict(s) for s in scores]}, indent=2) + "\n")
+    rows = [{k: (None if isinstance(v, float) and v != v else v) for k, v in asdict(s).items()} for s in scores]
+    write_text(paths["json"], json.dumps({**meta, "scores": rows}, indent=2, allow_nan=False) + "\n")
     return paths
 
 

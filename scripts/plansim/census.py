@@ -29,7 +29,6 @@ import gzip
 import io
 import os
 import re
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
@@ -37,6 +36,7 @@ from typing import Any, Callable
 import duckdb
 import pyarrow as pa
 
+from plansim.atomic import replacing
 from plansim.db import sql_identifier, sql_literal
 from plansim.errors import CensusError
 
@@ -865,19 +865,8 @@ def stage_census(
     out = Path(out_path)
     select = _canonical_select(src, summary, deferral_rate_units, cdate, active_only=True)
     try:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp_name = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent)
-        os.close(fd)
-        tmp = Path(tmp_name)
-        try:
+        with replacing(out) as tmp:
             src.con.execute(f"COPY ({select}) TO {sql_literal(str(tmp))} (FORMAT parquet, COMPRESSION zstd)")
-            with open(tmp, "rb+") as fh:
-                os.fsync(fh.fileno())
-            os.replace(tmp, out)
-        except BaseException:
-            tmp.unlink(missing_ok=True)
-            raise
-        _fsync_dir(out.parent)
     finally:
         src.con.close()
     return summary
@@ -946,17 +935,3 @@ def read_census_rows(
         return src.con.cursor().sql(_canonical_select(src, summary, deferral_rate_units, cdate, active_only=False)).to_arrow_table()
     finally:
         src.con.close()
-
-
-def _fsync_dir(directory: Path) -> None:
-    """Make a rename durable (best effort on platforms without directory fds)."""
-    try:
-        fd = os.open(directory, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)

@@ -47,7 +47,7 @@ T95 = {1: 12.706204736, 2: 4.302652730, 3: 3.182446305, 4: 2.776445105}
 @dataclass
 class Estimate:
     key: str                    # where the value goes in a scenario, e.g. workforce.promotion_rates[2]
-    value: float                # what the fitted scenario uses (the base value unless fitted)
+    value: float | None         # what the fitted scenario uses (the base value unless fitted; None: see note)
     low: float | None = None    # 95% interval
     high: float | None = None
     exposure: int = 0           # people (or person-years) exposed
@@ -445,7 +445,7 @@ def _fit_hire_mix(con, wf, est) -> None:
     counts = dict(con.execute("SELECT level, count(*) FROM hires GROUP BY level").fetchall())
     total = sum(counts.values())
     if total < MIN_EXPOSURE:
-        est.append(Estimate("workforce.new_hire_level_mix", float("nan"), exposure=total, status="base",
+        est.append(Estimate("workforce.new_hire_level_mix", None, exposure=total, status="base",
                             note="too few hires: base mix"))
     else:
         mix = [round(counts.get(lv, 0) / total, 6) for lv in range(1, levels + 1)]
@@ -493,7 +493,7 @@ def _fit_hire_pay(con, wf, est, start_year: int) -> None:
         pay = np.asarray(rows["pay"][rows["level"] == lv], dtype=float)
         key = f"workforce.compensation_bands[{lv - 1}] (level {lv})"
         if len(pay) < MIN_EXPOSURE:
-            est.append(Estimate(key, float("nan"), exposure=len(pay), status="base",
+            est.append(Estimate(key, None, exposure=len(pay), status="base",
                                 note=f"too few hires at level {lv}: base band {bands[lv - 1]}"))
             continue
         # hire pay is drawn uniformly in the band: [a, b] from the hires' P5 and P95, which for a
@@ -616,7 +616,7 @@ def write_outputs(out_dir: Path, raw: dict, result: FitResult, snapshots: list[S
     paths = {"config": out_dir / "fitted.yaml", "report": out_dir / "fit_report.md", "json": out_dir / "fit_report.json"}
     write_text(paths["config"], header + yaml.safe_dump(cfg, sort_keys=False))
     write_text(paths["report"], report_markdown(result))
-    write_text(paths["json"], json.dumps(result.to_json(), indent=2, default=_json_default) + "\n")
+    write_text(paths["json"], json.dumps(result.to_json(), indent=2, default=_json_default, allow_nan=False) + "\n")
     return paths
 
 
