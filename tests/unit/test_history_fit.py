@@ -238,6 +238,57 @@ def test_the_cli_writes_a_config_the_workflow_accepts(history, tmp_path):
     assert "| 2024-12-31 to 2025-12-31 | 5 | 3 | 2 | 2 | 1 |" in report
 
 
+def _employer(tmp_path: Path, with_leavers: bool = True, hires: int = 0) -> list[str]:
+    """Three year-ends of a 400-person employer (enough for the fit to estimate rates): a seventh
+    leave in 2025 and a ninth of the rest in 2026, each on Jun 30; ``hires`` people join on Mar 1
+    of 2025, every third of whom leaves on Sep 30. ``with_leavers``: the files list the year's
+    leavers with their termination_date, as an HR extract can."""
+    tmp_path.mkdir(parents=True, exist_ok=True)
+    # born 1970-1989: no one reaches a retirement age (60) by 2026
+    people = [f"E{i:04d},{1970 + i % 20}-03-01,{2000 + i % 20}-06-01,{{term}},{40000 + 150 * i},{1 + i % 4},"
+              f"{0.05 if i % 3 else 0}," for i in range(400)]
+    left_in = {2025: {i for i in range(400) if i % 7 == 0}}
+    left_in[2026] = {i for i in range(400) if i % 9 == 0} - left_in[2025]
+    new = [(f"N{j:04d},1995-05-05,2025-03-01,{{term}},45000,1,0,", "2025-09-30" if j % 3 == 0 else "")
+           for j in range(hires)]
+    specs = []
+    for y in (2024, 2025, 2026):
+        lines = [HEADER.strip()]
+        for i, person in enumerate(people):
+            if any(i in left_in[x] for x in left_in if x < y):
+                continue  # left in an earlier year: not in this extract
+            leaving = i in left_in.get(y, ())
+            if leaving and not with_leavers:
+                continue
+            lines.append(person.format(term=f"{y}-06-30" if leaving else ""))
+        for person, term in new if y >= 2025 else []:
+            if term and (y > 2025 or not with_leavers):
+                continue
+            lines.append(person.format(term=term if y == 2025 else ""))
+        path = tmp_path / f"e_{y}.csv"
+        path.write_text("\n".join(lines) + "\n")
+        specs.append(str(path))
+    return specs
+
+
+def test_without_the_years_leavers_new_hire_turnover_is_not_estimated_and_leavers_are_undated(tmp_path, baseline):
+    with_rows = fit(load_snapshots(_employer(tmp_path / "a", hires=60)), baseline)
+    without = fit(load_snapshots(_employer(tmp_path / "b", with_leavers=False, hires=60)), baseline)
+    # the same people leave either way; only the dates are missing
+    assert [i["terminated"] for i in without.intervals] == [i["terminated"] for i in with_rows.intervals]
+    assert [i["terminated_date_unknown"] for i in without.intervals] == [i["terminated"] for i in without.intervals]
+    assert [i["terminated_date_unknown"] for i in with_rows.intervals] == [0, 0]
+    nh = {e.key: e for e in with_rows.estimates}["workforce.new_hire_termination_rate"]
+    assert nh.status == "fitted" and (nh.exposure, nh.events) == (60, 20) and nh.value == pytest.approx(1 / 3, abs=1e-6)
+    nh = {e.key: e for e in without.estimates}["workforce.new_hire_termination_rate"]
+    assert nh.status == "base" and "no hire left within the year" in nh.note
+    # experienced terminations: 58 multiples of 7 in 0..399 leave in 2025; in 2026 the 45 multiples of
+    # 9 less the 7 multiples of 63 already gone = 38, out of 400 - 58 + 40 surviving hires = 382
+    assert [(i["active_at_start"], i["terminated"]) for i in with_rows.intervals] == [(400, 58), (382, 38)]
+    rate = {e.key: e for e in with_rows.estimates}["workforce.termination_rate"]
+    assert rate.value == round((58 + 38) / (400 + 382), 6) and (rate.exposure, rate.events) == (782, 96)
+
+
 def test_each_backtest_replicate_draws_its_own_valid_assumptions(history, baseline, tmp_path):
     """Replicates carry the fit's uncertainty: the same seed draws the same assumptions, different
     seeds different ones, and every drawn scenario is a valid config."""
@@ -247,20 +298,7 @@ def test_each_backtest_replicate_draws_its_own_valid_assumptions(history, baseli
     from plansim.config import read_config_file, resolve_config
     from plansim.history import load_snapshots as load
 
-    people = [f"E{i:04d},{1960 + i % 40}-03-01,{2000 + i % 20}-06-01,{{term}},{40000 + 150 * i},{1 + i % 4},"
-              f"{0.05 if i % 3 else 0}," for i in range(400)]  # a 400-person employer: enough to estimate rates
-    left_in = {2025: {i for i in range(400) if i % 7 == 0}}
-    left_in[2026] = {i for i in range(400) if i % 9 == 0} - left_in[2025]
-    specs = []
-    for y in (2024, 2025, 2026):
-        lines = [HEADER.strip()]
-        for i, person in enumerate(people):
-            if any(i in left_in[x] for x in left_in if x < y):
-                continue  # left in an earlier year: not in this extract
-            lines.append(person.format(term=f"{y}-06-30" if i in left_in.get(y, ()) else ""))
-        path = tmp_path / f"e_{y}.csv"
-        path.write_text("\n".join(lines) + "\n")
-        specs.append(str(path))
+    specs = _employer(tmp_path)
     snaps = load(specs)
     fitted, _ = split(snaps, 1)
     result = fit(fitted, baseline)
