@@ -54,10 +54,10 @@ class Score:
 
 
 def metrics_sql(table: str, year: int, age_bands: list[dict]) -> str:
-    """The scored figures of one year from census-shaped rows (``table``: an employer snapshot
-    with is_active, or a simulated year through history.simulated_snapshot_sql)."""
+    """The scored figures of one year from census-shaped rows with ``is_active`` (``table``: an
+    employer snapshot as read, or a simulated year through history.simulated_snapshot_sql)."""
     start, end = f"DATE '{year}-01-01'", f"DATE '{year}-12-31'"
-    active = f"(termination_date IS NULL OR termination_date > {end})"
+    active = "is_active"  # as the census reader decides it (a PlanAlign active = false without a date is a leaver)
     jan1_age = f"(year({start}) - year(birth_date) - CASE WHEN strftime(birth_date, '%m%d') > '0101' THEN 1 ELSE 0 END)"
     bands = []
     for i, band in enumerate(age_bands):

@@ -137,22 +137,24 @@ def connect(snapshots: list[Snapshot]) -> duckdb.DuckDBPyConnection:
     con = duckdb.connect()
     for k, snap in enumerate(snapshots):
         con.register(f"_snap_{k}", snap.rows)
-    con.execute(" UNION ALL ".join(
-        f"SELECT {k} AS k, DATE '{s.date.isoformat()}' AS snapshot_date, * FROM _snap_{k}"
-        for k, s in enumerate(snapshots)).join(["CREATE TABLE snap AS ", ""]))
+    union = " UNION ALL ".join(f"SELECT {k} AS k, DATE '{snap.date.isoformat()}' AS snapshot_date, * FROM _snap_{k}"
+                               for k, snap in enumerate(snapshots))
+    con.execute(f"CREATE TABLE snap AS {union}")
     return con
 
 
 # --------------------------------------------------------------------------- generated history
 def simulated_snapshot_sql(snapshot_parquet: str) -> str:
     """A simulated year's fct_workforce_snapshot as the census rows an employer would send for
-    that year: everyone employed in the year, leavers with their termination_date."""
+    that year: everyone employed in the year, leavers with their termination_date (and, like a
+    snapshot read back, ``is_active`` last)."""
     return f"""
-        SELECT employee_id, birth_date, hire_date, termination_date,
-               annual_compensation::DECIMAL(18,2) AS annual_compensation, job_level,
-               coalesce(deferral_rate, 0)::DECIMAL(9,6) AS deferral_rate,
-               enrollment_date, false AS auto_escalation_opt_out
-        FROM read_parquet({sql_literal(snapshot_parquet)})
+        SELECT {', '.join(HISTORY_COLUMNS)}, termination_date IS NULL AS is_active
+        FROM (SELECT employee_id, birth_date, hire_date, termination_date,
+                     annual_compensation::DECIMAL(18,2) AS annual_compensation, job_level,
+                     coalesce(deferral_rate, 0)::DECIMAL(9,6) AS deferral_rate,
+                     enrollment_date, false AS auto_escalation_opt_out
+              FROM read_parquet({sql_literal(snapshot_parquet)}))
         ORDER BY employee_id"""
 
 
@@ -178,7 +180,7 @@ def write_history(results: str | Path, scenario_id: str, years: list[int], out_d
             sources.append((dt.date(year, 12, 31), simulated_snapshot_sql(str(parquet))))
         for date, sql in sources:
             target = out / f"census_{date.isoformat()}.csv"
-            table = con.sql(sql).to_arrow_table()
+            table = con.sql(sql).to_arrow_table().select(list(HISTORY_COLUMNS))
             with replacing(target) as tmp:
                 pacsv.write_csv(table, tmp)
             paths.append(target)

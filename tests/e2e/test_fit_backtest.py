@@ -167,3 +167,25 @@ def test_the_scorecard_renders_in_headless_chromium(history, backtest, tmp_path)
     table = dom.stdout.split('<table id="scores">', 1)[1]
     assert table.count("<tr") == len(backtest["scores"]) + 1
     assert "<td>headcount</td>" in table and "<td>payroll</td>" in table
+
+
+def test_the_scorecard_reads_a_snapshot_and_the_simulated_year_alike(history):
+    """The backtest scores an employer's file against simulated rows: both readers must give the
+    same figures for the same year, or every score would carry their difference."""
+    import duckdb
+
+    from plansim.backtest import _metrics
+    from plansim.config import load_scenarios
+    from plansim.history import load_snapshots, simulated_snapshot_sql
+
+    wd, snaps = history
+    last = load_snapshots([str(snaps[-2]), str(snaps[-1])])[1]
+    bands = load_scenarios(wd / "config.yaml")["baseline"]["workforce"]["termination_age_multipliers"]
+    con = duckdb.connect()
+    con.register("actual", last.rows)
+    parquet = wd / "results" / "truth" / str(YEARS[-1]) / "fct_workforce_snapshot.parquet"
+    con.execute(f"CREATE VIEW simulated AS {simulated_snapshot_sql(str(parquet))}")
+    from_file, from_run = _metrics(con, "actual", YEARS[-1], bands), _metrics(con, "simulated", YEARS[-1], bands)
+    assert from_file == from_run
+    assert from_file["headcount"] == last.rows.to_pandas()["is_active"].sum()
+    assert from_file["terminations"] == sum(v for k, v in from_file.items() if k.startswith("terminations_age_"))
