@@ -28,15 +28,6 @@ from plansim.history import HistoryError, Snapshot, simulated_snapshot_sql
 
 REPLICATE_SEED_BASE = 1_000_000  # replicate r simulates with seed REPLICATE_SEED_BASE + r
 PERCENTILES = (5, 95)
-METRICS = (  # (name, label, unit)
-    ("headcount", "Active headcount at year end", "count"),
-    ("hires", "Hires in the year", "count"),
-    ("terminations", "Leavers in the year (all causes)", "count"),
-    ("payroll", "Payroll of the active at year end (annual pay rates)", "money"),
-    ("average_pay", "Average annual pay of the active", "money"),
-    ("participation", "Active employees deferring (> 0%)", "share"),
-    ("average_deferral", "Average deferral rate of the deferring active", "share"),
-)
 
 
 @dataclass

@@ -196,7 +196,7 @@ def fit(snapshots: list[Snapshot], scn: dict) -> FitResult:
         wf_base, design = scn["workforce"], scn["plan_design"]
         wf = copy.deepcopy(wf_base)
         est = result.estimates
-        _fit_growth(con, snapshots, wf, est)
+        _fit_growth(con, wf, est)
         _fit_terminations(con, scn, wf, est)
         _fit_new_hire_terminations(con, wf, est)
         _fit_pay(con, wf, est)
@@ -239,7 +239,7 @@ def _intervals(con: duckdb.DuckDBPyConnection, snapshots: list[Snapshot]) -> lis
     return out
 
 
-def _fit_growth(con, snapshots, wf, est) -> None:
+def _fit_growth(con, wf, est) -> None:
     rows = con.execute("""
         SELECT k, count(*) FILTER (WHERE is_active) FROM snap GROUP BY k ORDER BY k""").fetchall()
     counts = [c for _, c in rows]
