@@ -14,7 +14,6 @@ from __future__ import annotations
 import copy
 import html
 import json
-import re
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -88,71 +87,39 @@ def split(snapshots: list[Snapshot], holdout: int) -> tuple[list[Snapshot], list
     return fitted, held
 
 
-_ESTIMATE_KEY = re.compile(r"^(?P<path>[a-z_.]+)(\[(?P<index>[^\]]+)\])?")
-_PROBABILITY_LIKE = ("rate", "probability", "mix", "age_distribution")
-
-
-def _locate(fitted: dict, key: str) -> tuple[dict | list, str | int, list[str]] | None:
-    """Where an estimate (``workforce.promotion_rates[2] (level 3)``) sits in the fitted values:
-    (container, key or index, path of the scenario key it belongs to); None if it is not there."""
-    m = _ESTIMATE_KEY.match(key)
-    parts = m["path"].split(".")
-    node: dict | list = fitted
-    for part in parts[:-1]:
-        if not isinstance(node, dict) or part not in node:
-            return None
-        node = node[part]
-    if parts[-1] not in node:
-        return None
-    if m["index"] is None:
-        return node, parts[-1], parts
-    items = node[parts[-1]]
-    if m["index"].startswith("age "):
-        index = next(i for i, item in enumerate(items) if item["age"] == int(m["index"][4:]))
-    else:
-        index = int(m["index"])
-    if isinstance(items[index], dict):
-        leaf = next(k for k in ("multiplier", "probability", "weight") if k in items[index])
-        return items[index], leaf, parts
-    return items, index, parts
-
-
 def drawn_assumptions(result: FitResult, rng: np.random.Generator) -> dict:
     """The fitted overrides with every fitted estimate redrawn from its sampling distribution:
-    normal with the 95% interval's standard error (log-normal for the multipliers), rates kept in
-    [0, 1). A replicate that draws its assumptions so carries the estimates' uncertainty as well as
-    the simulation's own randomness into the range it is scored against."""
+    normal with the 95% interval's standard error (log-normal for the multipliers), kept at or
+    above 0 (growth excepted) and probabilities below 1. A replicate that draws its assumptions so
+    carries the estimates' uncertainty as well as the simulation's own randomness into the range
+    it is scored against."""
     fitted = copy.deepcopy(result.fitted)
-    touched: set[tuple[str, ...]] = set()
+    touched: set[tuple[str, str]] = set()  # (section, scenario key) of every redrawn value
     for e in result.estimates:
-        if e.status != "fitted" or e.low is None or e.high is None or e.high <= e.low:
+        if e.status != "fitted" or e.path is None or e.low is None or e.high is None or e.high <= e.low:
             continue
-        where = _locate(fitted, e.key)
-        if where is None:
-            continue
-        container, leaf, parts = where
-        if "multiplier" in e.key:
-            se = (np.log(e.high) - np.log(e.low)) / (2 * Z95)
-            value = e.value * float(np.exp(rng.normal(0.0, se)))
+        *parents, leaf = e.path
+        container = fitted
+        for part in parents:
+            container = container[part]
+        key = e.path[1]
+        if leaf == "multiplier":
+            value = e.value * float(np.exp(rng.normal(0.0, (np.log(e.high) - np.log(e.low)) / (2 * Z95))))
         else:
             value = e.value + float(rng.normal(0.0, (e.high - e.low) / (2 * Z95)))
-            if parts[-1] != "target_growth_rate":  # growth may be negative; no other fitted value may
+            if key != "target_growth_rate":  # growth may be negative; no other fitted value may
                 value = max(value, 0.0)
-            if parts[-1] != "promotion_raise" and (leaf in ("probability", "weight")
-                                                   or any(w in parts[-1] for w in _PROBABILITY_LIKE)):
-                value = min(value, 0.999)
+            if key not in ("promotion_raise", "merit_rates"):
+                value = min(value, 0.999)  # a probability, a share or the growth rate
         container[leaf] = round(value, 6)
-        touched.add(tuple(parts))
+        touched.add((e.path[0], key))
     mix = fitted["workforce"]["new_hire_level_mix"]
     total = sum(mix)
     mix[:] = [round(m / total, 6) for m in mix]
     mix[int(np.argmax(mix))] += round(1.0 - sum(mix), 6)
     out = copy.deepcopy(result.overrides)
-    for parts in touched:
-        node, src = out, fitted
-        for part in parts[:-1]:
-            node, src = node.setdefault(part, {}), src[part]
-        node[parts[-1]] = src[parts[-1]]
+    for section, key in touched:
+        out.setdefault(section, {})[key] = fitted[section][key]
     return out
 
 

@@ -55,6 +55,9 @@ class Estimate:
     status: str = "fitted"      # fitted | base (kept: too thin, or not identifiable here)
     base: float | None = None   # the base config's value
     note: str = ""
+    # where the value sits in a scenario's overrides, e.g. ["workforce", "promotion_rates", 2] or
+    # [..., "termination_age_multipliers", 1, "multiplier"]; set on every fitted estimate with an interval
+    path: list[str | int] | None = None
 
 
 @dataclass
@@ -118,7 +121,7 @@ def fit_leaving_model(n: np.ndarray, y: np.ndarray, retire_hazard: np.ndarray, X
 # --------------------------------------------------------------------------- SQL pieces
 def _band_case(bands: list[dict], bound: str, expr: str) -> str:
     """The index (0-based) of the band ``expr`` falls in: bands apply from their bound up."""
-    whens = " ".join(f"WHEN {expr} >= {b[bound]} THEN {i}" for i, b in reversed(list(enumerate(bands))))
+    whens = " ".join(f"WHEN {expr} >= {_num(b[bound])} THEN {i}" for i, b in reversed(list(enumerate(bands))))
     return f"(CASE {whens} ELSE 0 END)"
 
 
@@ -126,17 +129,23 @@ def _years_between(a: str, b: str) -> str:
     return f"(year({b}) - year({a}) - CASE WHEN strftime({a}, '%m%d') > strftime({b}, '%m%d') THEN 1 ELSE 0 END)"
 
 
-def _level_expr(wf: dict) -> str:
-    """job_level, or (where blank) the highest level whose pay band minimum is at most the pay,
-    as the census staging of the simulation decides it."""
+def _level_expr(wf: dict, row: str) -> str:
+    """``row``'s job_level, or (where blank) the highest level whose pay band minimum is at most
+    the pay, as the census staging of the simulation decides it."""
     mins = [band[0] for band in wf["compensation_bands"]]
-    whens = " ".join(f"WHEN annual_compensation >= {m} THEN {i + 1}" for i, m in reversed(list(enumerate(mins))))
-    return f"coalesce(job_level, CASE {whens} ELSE 1 END)"
+    whens = " ".join(f"WHEN {row}.annual_compensation >= {_num(m)} THEN {i + 1}"
+                     for i, m in reversed(list(enumerate(mins))))
+    return f"coalesce({row}.job_level, CASE {whens} ELSE 1 END)"
 
 
-def _eligibility_expr(design: dict) -> str:
-    return (f"greatest(hire_date + {int(design['eligibility_waiting_days'])}, "
-            f"(birth_date + to_years({int(design['eligibility_minimum_age'])}))::date)")
+def _eligibility_expr(design: dict, row: str) -> str:
+    return (f"greatest({row}.hire_date + {int(design['eligibility_waiting_days'])}, "
+            f"({row}.birth_date + to_years({int(design['eligibility_minimum_age'])}))::date)")
+
+
+def _num(value: float) -> str:
+    """A config number as a SQL literal (a float's repr is valid SQL; anything else fails here)."""
+    return repr(float(value))
 
 
 def _linked_sql(scn: dict) -> str:
@@ -146,19 +155,16 @@ def _linked_sql(scn: dict) -> str:
     jan1 = "(a.snapshot_date + 1)"
     raise_date = f"make_date(year(a.snapshot_date) + 1, {int(wf['raise_effective_month'])}, 1)"
     rule_months = 12 if wf["merit_service_rule"] == "prorate" else int(wf["merit_cutoff_months"])
-    level = _level_expr(wf).replace("job_level", "a.job_level").replace("annual_compensation", "a.annual_compensation")
-    level_b = _level_expr(wf).replace("job_level", "b.job_level").replace("annual_compensation", "b.annual_compensation")
     return f"""
         SELECT a.k, a.snapshot_date AS start_date, a.employee_id, a.birth_date, a.hire_date,
                {_years_between('a.birth_date', jan1)} AS age,
                {_years_between('a.hire_date', jan1)} AS tenure,
                year(a.snapshot_date) + 1 - year(a.birth_date) AS age_attained,
-               {level} AS level_start, {level_b} AS level_end,
+               {_level_expr(wf, 'a')} AS level_start, {_level_expr(wf, 'b')} AS level_end,
                a.annual_compensation::DOUBLE AS pay_start, b.annual_compensation::DOUBLE AS pay_end,
                a.deferral_rate::DOUBLE AS rate_start, b.deferral_rate::DOUBLE AS rate_end,
                b.enrollment_date AS enrollment_end,
-               {_eligibility_expr(design).replace('hire_date', 'a.hire_date').replace('birth_date', 'a.birth_date')}
-                   AS eligibility_date,
+               {_eligibility_expr(design, 'a')} AS eligibility_date,
                b.employee_id IS NOT NULL AS seen,
                coalesce(b.is_active, false) AS stayed,
                b.termination_date AS termination_date,
@@ -176,8 +182,8 @@ def _hires_sql(scn: dict) -> str:
     return f"""
         SELECT b.k - 1 AS k, b.employee_id, b.hire_date, b.is_active, b.deferral_rate::DOUBLE AS rate_end,
                b.annual_compensation,
-               {_level_expr(wf)} AS level, {_years_between('b.birth_date', 'b.hire_date')} AS age_at_hire,
-               {_eligibility_expr(design)} AS eligibility_date, b.snapshot_date AS end_date
+               {_level_expr(wf, 'b')} AS level, {_years_between('b.birth_date', 'b.hire_date')} AS age_at_hire,
+               {_eligibility_expr(design, 'b')} AS eligibility_date, b.snapshot_date AS end_date
         FROM snap b
         WHERE b.k > 0
           AND b.hire_date > (SELECT max(snapshot_date) FROM snap p WHERE p.k = b.k - 1)
@@ -250,6 +256,7 @@ def _fit_growth(con, wf, est) -> None:
         half = T95[len(ratios) - 1] * float(ratios.std(ddof=1)) / math.sqrt(len(ratios))
         low, high = mean - half, mean + half
     est.append(Estimate("workforce.target_growth_rate", round(mean, 6), low, high, exposure=int(sum(counts[:-1])),
+                        path=["workforce", "target_growth_rate"],
                         base=wf["target_growth_rate"],
                         note=f"mean of {len(ratios)} yearly active-headcount changes"
                              + ("; t interval over the years" if low is not None else "; one year: no interval")))
@@ -262,7 +269,7 @@ def _retire_probability(scn: dict) -> tuple[str, str]:
     ret = scn["workforce"]["retirement"]
     if not ret["enabled"]:
         return "0.0", "false"
-    whens = " ".join(f"WHEN age_attained >= {b['min_age']} THEN {b['probability']}"
+    whens = " ".join(f"WHEN age_attained >= {_num(b['min_age'])} THEN {_num(b['probability'])}"
                      for b in reversed(ret["age_probabilities"]))
     return f"(CASE {whens} ELSE 0.0 END)", f"(age_attained >= {int(ret['max_age'])})"
 
@@ -296,6 +303,7 @@ def _fit_terminations(con, scn, wf, est) -> None:
     rate = experienced / start
     low, high = wilson(round(experienced), start)
     est.append(Estimate("workforce.termination_rate", round(rate, 6), low, high, exposure=int(start),
+                        path=["workforce", "termination_rate"],
                         events=round(experienced), base=base["termination_rate"],
                         note=f"{leavers + certain_leavers} leavers among {start} active at the start of a year, less "
                              f"{certain_leavers} at retirement.max_age and {expected_retirements:.1f} retirements "
@@ -355,7 +363,8 @@ def _fit_terminations(con, scn, wf, est) -> None:
                 low, high = weights[ref] * math.exp(b - Z95 * se), weights[ref] * math.exp(b + Z95 * se)
                 status, note = "fitted", ""
             est.append(Estimate(key + label, value, low, high, exposure=int(exposure[j]), events=int(events[j]),
-                                status=status, base=w, note=note))
+                                status=status, base=w, note=note,
+                                path=["workforce", name, j, *(["multiplier"] if bound else [])]))
             fitted.append(value)
         wf[name] = ([{bound: v[bound], "multiplier": m} for v, m in zip(values, fitted)] if bound else fitted)
 
@@ -375,6 +384,7 @@ def _fit_new_hire_terminations(con, wf, est) -> None:
         return
     low, high = wilson(left, hired)
     est.append(Estimate("workforce.new_hire_termination_rate", round(left / hired, 6), low, high, exposure=hired,
+                        path=["workforce", "new_hire_termination_rate"],
                         events=left, base=base, note="hires of a year who left before its end"))
     wf["new_hire_termination_rate"] = round(left / hired, 6)
 
@@ -399,6 +409,7 @@ def _fit_pay(con, wf, est) -> None:
         low, high = wilson(k, n)
         promo[lv - 1] = round(k / n, 6)
         est.append(Estimate(key, promo[lv - 1], low, high, exposure=n, events=k, base=base_promo[lv - 1],
+                            path=["workforce", "promotion_rates", lv - 1],
                             note="employed on the raise date, by level on Jan 1"))
     for lv in range(1, levels + 1):
         key = f"workforce.merit_rates[{lv - 1}] (level {lv})"
@@ -419,14 +430,14 @@ def _fit_pay(con, wf, est) -> None:
         merit[lv - 1] = round(max(0.0, mean - cola), 6)
         est.append(Estimate(key, merit[lv - 1], None if low is None else max(0.0, low - cola),
                             None if high is None else max(0.0, high - cola), exposure=len(values),
-                            base=base_merit[lv - 1], note=note))
+                            base=base_merit[lv - 1], note=note, path=["workforce", "merit_rates", lv - 1]))
     est.append(Estimate("workforce.cola_rate", cola, status="base", base=cola,
                         note="not identifiable from year-end pay: every stayer gets merit + COLA together"))
     wf["promotion_rates"], wf["merit_rates"] = promo, merit
     # promotion raise: the promoted stayers' raise over the merit + COLA of their new level
-    merit_sql = "CASE " + " ".join(f"WHEN level_end = {i + 1} THEN {m}" for i, m in enumerate(merit)) + " END"
+    merit_sql = "CASE " + " ".join(f"WHEN level_end = {i + 1} THEN {_num(m)}" for i, m in enumerate(merit)) + " END"
     values = np.asarray(next(iter(con.execute(f"""
-        SELECT (pay_end / pay_start) / (1 + {merit_sql} + {cola}) - 1 FROM linked
+        SELECT (pay_end / pay_start) / (1 + {merit_sql} + {_num(cola)}) - 1 FROM linked
         WHERE stayed AND full_merit AND level_end = level_start + 1 AND pay_start > 0""").fetchnumpy().values())),
         dtype=float)
     base_raise = wf["promotion_raise"]
@@ -437,6 +448,7 @@ def _fit_pay(con, wf, est) -> None:
         mean, low, high = mean_interval(values)
         wf["promotion_raise"] = round(mean, 6)
         est.append(Estimate("workforce.promotion_raise", wf["promotion_raise"], low, high, exposure=len(values),
+                            path=["workforce", "promotion_raise"],
                             base=base_raise, note="promoted stayers: raise over their new level's merit + COLA"))
 
 
@@ -453,20 +465,22 @@ def _fit_hire_mix(con, wf, est) -> None:
         for lv in range(1, levels + 1):
             low, high = wilson(counts.get(lv, 0), total)
             est.append(Estimate(f"workforce.new_hire_level_mix[{lv - 1}] (level {lv})", round(mix[lv - 1], 6), low,
-                                high, exposure=total, events=counts.get(lv, 0), base=wf["new_hire_level_mix"][lv - 1]))
+                                high, exposure=total, events=counts.get(lv, 0), base=wf["new_hire_level_mix"][lv - 1],
+                                path=["workforce", "new_hire_level_mix", lv - 1]))
         wf["new_hire_level_mix"] = [round(m, 6) for m in mix]
     ages = [a["age"] for a in wf["new_hire_age_distribution"]]
     nearest = "CASE " + " ".join(
-        f"WHEN age_at_hire < {(a + b) / 2} THEN {a}" for a, b in zip(ages, ages[1:])) + f" ELSE {ages[-1]} END"
+        f"WHEN age_at_hire < {_num((a + b) / 2)} THEN {int(a)}" for a, b in zip(ages, ages[1:])) + f" ELSE {int(ages[-1])} END"
     counts = dict(con.execute(f"SELECT {nearest}, count(*) FROM hires GROUP BY ALL").fetchall())
     if total >= MIN_EXPOSURE:
         dist = []
-        for item in wf["new_hire_age_distribution"]:
+        for i, item in enumerate(wf["new_hire_age_distribution"]):
             c = counts.get(item["age"], 0)
             low, high = wilson(c, total)
             est.append(Estimate(f"workforce.new_hire_age_distribution[age {item['age']}]", round(c / total, 6), low,
                                 high, exposure=total, events=c, base=item["weight"],
-                                note="share of hires whose age at hire is nearest this age"))
+                                note="share of hires whose age at hire is nearest this age",
+                                path=["workforce", "new_hire_age_distribution", i, "weight"]))
             dist.append({"age": item["age"], "weight": round(c / total, 6)})
         if any(d["weight"] > 0 for d in dist):
             wf["new_hire_age_distribution"] = dist
@@ -485,8 +499,8 @@ def _fit_hire_pay(con, wf, est, start_year: int) -> None:
     # start year by the bands' growth
     rows = con.execute(f"""
         SELECT level, annual_compensation::DOUBLE
-                      / CASE WHEN hire_date < make_date(year(hire_date), {raise_month}, 1) THEN 1 + {wf['cola_rate']} ELSE 1 END
-                      * power(1 + {growth}, {start_year} - year(end_date)) AS pay
+                      / CASE WHEN hire_date < make_date(year(hire_date), {raise_month}, 1) THEN 1 + {_num(wf['cola_rate'])} ELSE 1 END
+                      * power(1 + {_num(growth)}, {int(start_year)} - year(end_date)) AS pay
         FROM hires""").fetchnumpy()
     bands = [list(b) for b in wf["compensation_bands"]]
     for lv in range(1, len(bands) + 1):
@@ -530,7 +544,8 @@ def _fit_enrollment(con, design, est) -> tuple[dict, dict]:
         low, high = wilson(k, n)
         fitted.append(round(k / n, 6))
         est.append(Estimate(key, fitted[-1], low, high, exposure=n, events=k, base=b["probability"],
-                            note="eligible non-participants on Jan 1 who enrolled in the year"))
+                            note="eligible non-participants on Jan 1 who enrolled in the year",
+                            path=["plan_design", "voluntary_enrollment", "age_bands", j, "probability"]))
     full = {"voluntary_enrollment": {"age_bands": [{"min_age": b["min_age"], "probability": p}
                                                    for b, p in zip(bands, fitted)]}}
     if fitted != [b["probability"] for b in bands]:
@@ -550,6 +565,7 @@ def _fit_enrollment(con, design, est) -> tuple[dict, dict]:
         return plan, full
     low, high = wilson(k, n)
     est.append(Estimate(key, round(k / n, 6), low, high, exposure=n, events=k, base=ae["opt_out_rate"],
+                        path=["plan_design", "auto_enrollment", "opt_out_rate"],
                         note="hires eligible for auto-enrollment, past the opt-out window by the year end, "
                              "deferring nothing"))
     full["auto_enrollment"] = {"opt_out_rate": round(k / n, 6)}

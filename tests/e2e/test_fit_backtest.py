@@ -14,7 +14,6 @@ from __future__ import annotations
 import datetime as dt
 import json
 import math
-import re
 import subprocess
 from pathlib import Path
 
@@ -64,22 +63,19 @@ def fitted(history) -> dict:
     return json.loads((wd / "fit" / "fit_report.json").read_text())
 
 
-def _truth_value(key: str) -> float | None:
-    """The truth of an estimate key like ``workforce.promotion_rates[2] (level 3)``."""
-    m = re.match(r"^(?P<path>[a-z_.]+)(\[(?P<index>[^\]]+)\])?", key)
-    path, index = m["path"], m["index"]
-    section, name = path.split(".", 1)
-    node = TRUTH.get(section, {})
-    for part in name.split("."):
-        node = node.get(part) if isinstance(node, dict) else None
-        if node is None:
+def _truth_value(estimate: dict) -> float | None:
+    """The truth of a fitted estimate: truth.yaml at the estimate's path (None where truth.yaml
+    keeps the base config's value); an age distribution weight as its share of the weights."""
+    if estimate["path"] is None:
+        return None
+    node = TRUTH
+    for part in estimate["path"]:
+        if isinstance(node, dict) and part in node or isinstance(node, list) and isinstance(part, int):
+            node = node[part]
+        else:
             return None
-    if index:
-        if index.startswith("age "):
-            ages = {a["age"]: a["weight"] for a in node}
-            return ages[int(index[4:])] / sum(ages.values())
-        item = node[int(index)]
-        return item.get("multiplier", item.get("probability")) if isinstance(item, dict) else item
+    if estimate["path"][1] == "new_hire_age_distribution":
+        return node / sum(item["weight"] for item in TRUTH["workforce"]["new_hire_age_distribution"])
     return node
 
 
@@ -88,7 +84,7 @@ def test_the_fit_recovers_the_parameters_the_history_was_made_with(fitted):
     by_key = {e["key"]: e for e in est}
     checked = covered = 0
     for e in est:
-        truth = _truth_value(e["key"])
+        truth = _truth_value(e)
         if truth is None or e["status"] != "fitted":
             continue
         if "multiplier" in e["key"]:
@@ -104,7 +100,7 @@ def test_the_fit_recovers_the_parameters_the_history_was_made_with(fitted):
     for factor in ("termination_age_multipliers", "termination_tenure_multipliers", "termination_level_multipliers"):
         bands = [e for e in est if e["key"].startswith(f"workforce.{factor}[")]
         ref = next(e for e in bands if "reference band" in e["note"])
-        truths = [_truth_value(e["key"]) for e in bands]
+        truths = [_truth_value(e) for e in bands]
         scale = ref["value"] / truths[bands.index(ref)]
         for e, truth in zip(bands, truths):
             if e is ref:
