@@ -795,9 +795,12 @@ def _where(path: Path, sheet: str | None) -> str:
 
 
 def _check_and_summarise(
-    path: Path, census_date: datetime.date, max_job_level: int, units: str, sheet: str | None
-) -> tuple[_Source, CensusSummary]:
-    """Load + check; on success return the open source (table ``p``) and the summary."""
+    path: str | os.PathLike[str], census_date: datetime.date | str, max_job_level: int, units: str, sheet: str | None
+) -> tuple[_Source, CensusSummary, datetime.date]:
+    """Check the options, load + check the census; on success return the open source (table
+    ``p``), the summary and the census date."""
+    _check_options(max_job_level, units)
+    path, census_date, max_job_level = Path(path), _as_date(census_date), int(max_job_level)
     try:
         src = _load(path, sheet)
     except _Invalid as exc:
@@ -809,12 +812,13 @@ def _check_and_summarise(
         if problems:
             raise CensusError(_where(path, src.sheet), problems)
         active_sql = _ACTIVE_SQL.format(cd=sql_literal(census_date.isoformat()))
-        active = src.con.execute(f"SELECT count(*) FILTER (WHERE {active_sql}) FROM p").fetchone()[0]
+        # fetchall: a DuckDB 2 connection keeps a half-read result open, which blocks the next query
+        ((active,),) = src.con.execute(f"SELECT count(*) FILTER (WHERE {active_sql}) FROM p").fetchall()
     except BaseException:
         src.con.close()
         raise
     summary = CensusSummary(str(path), src.rows, int(active), src.rows - int(active), src.column_set, src.sheet)
-    return src, summary
+    return src, summary, census_date
 
 
 # --------------------------------------------------------------------------- public API
@@ -833,9 +837,7 @@ def validate_census(
     ``sheet`` names the sheet of a workbook to read (default: the first); it is an error for a
     CSV or Parquet file.
     """
-    _check_options(max_job_level, deferral_rate_units)
-    src, summary = _check_and_summarise(Path(path), _as_date(census_date), int(max_job_level), deferral_rate_units,
-                                        sheet)
+    src, summary, _ = _check_and_summarise(path, census_date, max_job_level, deferral_rate_units, sheet)
     src.con.close()
     return summary
 
@@ -859,9 +861,7 @@ def stage_census(
     (pre_tax_contribution + roth_contribution), NULL unless both amounts are given and add up to > 0.
     Nothing is written when the census is invalid.
     """
-    _check_options(max_job_level, deferral_rate_units)
-    cdate = _as_date(census_date)
-    src, summary = _check_and_summarise(Path(path), cdate, int(max_job_level), deferral_rate_units, sheet)
+    src, summary, cdate = _check_and_summarise(path, census_date, max_job_level, deferral_rate_units, sheet)
     out = Path(out_path)
     select = _canonical_select(src, summary, deferral_rate_units, cdate, active_only=True)
     try:
@@ -928,10 +928,8 @@ def read_census_rows(
     """Validate, then return every row (active or not) in :data:`CANONICAL_COLUMNS` order and
     types, plus ``is_active`` (active on ``census_date``, as :func:`stage_census` decides it).
     A history snapshot (plansim.history) needs the leavers of the year as well as the actives."""
-    _check_options(max_job_level, deferral_rate_units)
-    cdate = _as_date(census_date)
-    src, summary = _check_and_summarise(Path(path), cdate, int(max_job_level), deferral_rate_units, sheet)
+    src, summary, cdate = _check_and_summarise(path, census_date, max_job_level, deferral_rate_units, sheet)
     try:
-        return src.con.cursor().sql(_canonical_select(src, summary, deferral_rate_units, cdate, active_only=False)).to_arrow_table()
+        return src.con.sql(_canonical_select(src, summary, deferral_rate_units, cdate, active_only=False)).to_arrow_table()
     finally:
         src.con.close()

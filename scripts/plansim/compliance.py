@@ -12,11 +12,12 @@ from __future__ import annotations
 
 import csv
 import html
-import os
 from pathlib import Path
 from typing import Any
 
 import duckdb
+
+from plansim.atomic import replacing
 
 # The columns of fct_compliance_tests, in the order of compliance.csv and the Compliance sheet.
 FIELDS = ["scenario_id", "plan_design_id", "simulation_year", "test_name", "test_method", "status",
@@ -84,13 +85,10 @@ def summary_figures(rows: list[dict[str, Any]]) -> dict[str, Any]:
 
 def write_csv(rows: list[dict[str, Any]], out: str | Path) -> None:
     """All years' test rows of a scenario, atomically."""
-    out = Path(out)
-    tmp = out.with_name(f".{out.name}.tmp-{os.getpid()}")
-    with tmp.open("w", newline="") as fh:
+    with replacing(out) as tmp, tmp.open("w", newline="") as fh:
         writer = csv.DictWriter(fh, fieldnames=FIELDS, lineterminator="\n")
         writer.writeheader()
         writer.writerows(rows)
-    os.replace(tmp, out)
 
 
 def read_csv(path: str | Path) -> list[dict[str, Any]]:
