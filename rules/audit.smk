@@ -26,6 +26,7 @@ rule audit_year:
     params:
         config_hash=get_config_hash,
         forfeitures=get_forfeiture_params,
+        design_change_date=get_design_change_date,
     resources:
         mem_mb=get_mem_mb,
         runtime=get_runtime_min,

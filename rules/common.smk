@@ -160,13 +160,12 @@ def get_previous_done(wildcards):
 
 
 def get_workforce_params(wildcards):
-    scn = get_scenario(wildcards)
-    return json.dumps({**plansim_config.workforce_params(scn), "plan_design_id": scn["plan_design_id"]},
-                      sort_keys=True)
+    return json.dumps(plansim_config.workforce_params(get_scenario(wildcards), get_year(wildcards)), sort_keys=True)
 
 
 def get_plan_params(wildcards):
-    return json.dumps(plansim_config.plan_params(get_scenario(wildcards)), sort_keys=True)
+    """The year's slice: editing a design that applies from year N re-runs the plan phase from N on."""
+    return json.dumps(plansim_config.plan_params(get_scenario(wildcards), get_year(wildcards)), sort_keys=True)
 
 
 def get_census_params(wildcards):
@@ -178,11 +177,18 @@ def get_census_params(wildcards):
 
 def get_forfeiture_params(wildcards):
     """How the plan uses its forfeiture account (the year's summary computes its use)."""
-    return json.dumps(get_scenario(wildcards)["plan_design"]["forfeitures"], sort_keys=True)
+    view = plansim_config.year_scenario(get_scenario(wildcards), get_year(wildcards))
+    return json.dumps(view["plan_design"]["forfeitures"], sort_keys=True)
+
+
+def get_design_change_date(wildcards):
+    """The day a new plan design took effect in the year ('' if none): the summary marks it."""
+    return plansim_config.design_change_date(get_scenario(wildcards), get_year(wildcards)) or ""
 
 
 def get_config_hash(wildcards):
-    return plansim_config.config_hash(get_scenario(wildcards))
+    """The hash of the year's view of the scenario (a design of later years is not in it)."""
+    return plansim_config.year_config_hash(get_scenario(wildcards), get_year(wildcards))
 
 
 def get_mem_mb(wildcards, attempt=1):

@@ -24,6 +24,7 @@ def main(smk, log):
                            smk.input.balances, json.loads(smk.params.forfeitures), previous)
     tests = compliance.read_tests(smk.input.compliance)
     summary.update(compliance.summary_figures(tests))
+    summary["plan_design_change_date"] = smk.params.design_change_date or None
     done = sentinel(files, [smk.input.workforce_marker, smk.input.plan_marker], sid, year, smk.params.config_hash)
     done["summary"] = summary
     done["compliance"] = tests

@@ -190,12 +190,16 @@ def safe_harbor_reasons(pd_: dict) -> dict[str, str | None]:
 
 
 # Keys that orchestration consumes (Snakemake / Python) rather than SQL.
-ORCHESTRATION_KEYS = {"end_year", "census", "census_sheet", "census_date", "deferral_rate_units", "dbt_threads"}
+ORCHESTRATION_KEYS = {"end_year", "census", "census_sheet", "census_date", "deferral_rate_units", "dbt_threads",
+                      # read per plan year by year_scenario, which gives the SQL its TIMELINE_KEYS
+                      "plan_design_timeline"}
 # Plan-design keys (as flattened for dbt) that the SQL does not read: how the plan uses its
 # forfeiture account (the year's summary, plansim.summary.plan_money) and the safe harbor type.
 ORCHESTRATION_PLAN_KEYS = {"forfeitures_use", "forfeitures_plan_expense_per_participant",
                            # validated in Python; the SQL reads the reasons it gives (safe_harbor_reasons)
-                           "compliance_safe_harbor"}
+                           "compliance_safe_harbor",
+                           # the year's sweep reaches SQL as enrollment_sweep (year_scenario)
+                           "enrollment_sweeps"}
 
 
 # --------------------------------------------------------------------------- loading
@@ -307,6 +311,12 @@ def _reason(err: jsonschema.ValidationError) -> str:
         return f"{err.message} (rates are fractions: 0.06 means 6%)"
     if err.validator == "format" and limit == "date":
         return f"{value!r} is not a valid date (YYYY-MM-DD, a real calendar day)"
+    if err.validator == "oneOf" and err.absolute_path and err.absolute_path[-1] == "plan_design_id":
+        return (f"{value!r} is neither a design id ([a-z0-9_]+, a key of plan_designs) nor a timeline "
+                "(a mapping: plan year or ISO date -> a design id, or {extends: <design id>, ...keys it changes})")
+    if err.validator == "oneOf" and len(err.absolute_path) >= 2 and err.absolute_path[-2] == "plan_design_id":
+        return (f"{value!r} is neither a design id ([a-z0-9_]+) nor an inline design "
+                "({extends: <design id>, ...keys it changes})")
     return err.message
 
 
@@ -564,10 +574,172 @@ def _semantic_problems(scn: dict, where: str, base_dir: Path) -> list[str]:
     return p
 
 
+# --------------------------------------------------------------------------- design timeline
+# What a change of design within a plan year may change: the contribution formulas, applied per
+# pay period by pay date (and a sweep, which is an event of its own date). Everything else is a
+# plan-year rule (eligibility, enrollment, escalation, vesting, conditions, limits, testing).
+MID_YEAR_KEYS = ("match_tiers", "match_tier_bands", "core_contribution_rate", "core_contribution_bands",
+                 "enrollment_sweeps")
+FORMULA_KEYS = MID_YEAR_KEYS[:4]
+
+
+def _dates_as_text(value: Any) -> Any:
+    """YAML reads an unquoted 2027-07-01 as a date (as a key or a value): the config speaks ISO text."""
+    if isinstance(value, dict):
+        return {_dates_as_text(k): _dates_as_text(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_dates_as_text(v) for v in value]
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    return value
+
+
+def _step_start(key: Any) -> str | None:
+    """A timeline key as the ISO date it applies from: a plan year (Jan 1) or a date; None if neither."""
+    if isinstance(key, int) and not isinstance(key, bool):
+        return f"{key:04d}-01-01"
+    if isinstance(key, str) and re.fullmatch(r"[0-9]{4}", key):
+        return f"{key}-01-01"
+    try:
+        return dt.date.fromisoformat(str(key)).isoformat()
+    except ValueError:
+        return None
+
+
+def _timeline_steps(spec: Any, start_year: int, end_year: int, where: str) -> tuple[list[tuple], list[str]]:
+    """``plan_design_id`` as steps (start date, design id, overrides of the step, where), in date order."""
+    if isinstance(spec, str):
+        return [(f"{start_year}-01-01", spec, {}, f"{where}.plan_design_id")], []
+    steps, problems, seen = [], [], {}
+    for key, value in spec.items():
+        at = f"{where}.plan_design_id[{key}]"
+        start = _step_start(key)
+        if start is None:
+            problems.append(f"{at}: {key!r} is neither a plan year (2027) nor an ISO date (2027-07-01)")
+            continue
+        if start in seen:
+            problems.append(f"{at}: starts on {start}, like plan_design_id[{seen[start]}]")
+            continue
+        seen[start] = key
+        if not f"{start_year}-01-01" <= start <= f"{end_year}-12-31":
+            problems.append(f"{at}: {start} is outside the scenario's years {start_year}-{end_year}")
+            continue
+        if isinstance(value, dict) and not isinstance(value.get(EXTENDS), str):
+            problems.append(f"{at}: an inline design names the design it changes with extends: <design id>")
+            continue
+        design_id, overrides = (value, {}) if isinstance(value, str) else (
+            value[EXTENDS], {k: v for k, v in value.items() if k != EXTENDS})
+        steps.append((start, design_id, overrides, at))
+    steps.sort()
+    if not problems and steps[0][0] != f"{start_year}-01-01":
+        problems.append(f"{where}.plan_design_id: the first entry must be the start year {start_year} "
+                        f"(the design of the first day simulated); it is {steps[0][0]}")
+    return steps, problems
+
+
+def _differing_keys(a: dict, b: dict) -> list[str]:
+    return sorted(k for k in set(a) | set(b) if a.get(k) != b.get(k))
+
+
+def _timeline_problems(timeline: list[dict], scn: dict, where: str) -> list[str]:
+    """A change within a plan year changes only the formulas, and not those of a safe harbor plan;
+    each sweep falls on a day its design is in force, one sweep per plan year."""
+    p = []
+    for prev, step in zip(timeline, timeline[1:]):
+        if step["from"].endswith("-01-01"):
+            continue
+        at = f"{where}.plan_design_id[{step['from']}]"
+        other = [k for k in _differing_keys(prev["plan_design"], step["plan_design"]) if k not in MID_YEAR_KEYS]
+        if other:
+            p.append(f"{at}: a change within a plan year may change only {', '.join(FORMULA_KEYS)} "
+                     f"(and enrollment_sweeps); {step['plan_design_id']} also changes {', '.join(other)}: "
+                     "start it on Jan 1 (a plan year as the key)")
+        if prev["plan_design"]["compliance"]["safe_harbor"] != "none":
+            p.append(f"{at}: {prev['plan_design_id']} is a safe harbor design, whose formula is fixed for the "
+                     "whole plan year (Treas. Reg. 1.401(k)-3(e)(1)): start the change on Jan 1")
+    sweep_years: dict[int, str] = {}
+    for i, step in enumerate(timeline):
+        until = timeline[i + 1]["from"] if i + 1 < len(timeline) else f"{scn['end_year'] + 1}-01-01"
+        for j, sweep in enumerate(step["plan_design"]["enrollment_sweeps"]):
+            at = f"{where}: plan design {step['plan_design_id']}'s enrollment_sweeps[{j}] on {sweep['date']}"
+            if sweep["rate"] is not None and sweep["rate"] > step["plan_design"]["max_deferral_rate"]:
+                p.append(f"{at}: rate {sweep['rate']} is above max_deferral_rate {step['plan_design']['max_deferral_rate']}")
+            if not step["from"] <= sweep["date"] < until:
+                p.append(f"{at} is not a day the design is in force here ({step['from']} to the day before {until})")
+            elif int(sweep["date"][:4]) in sweep_years:
+                p.append(f"{at}: a second sweep in plan year {sweep['date'][:4]} (the first on "
+                         f"{sweep_years[int(sweep['date'][:4])]}); one per plan year")
+            else:
+                sweep_years[int(sweep["date"][:4])] = sweep["date"]
+    return p
+
+
+def year_steps(scn: dict, year: int) -> list[dict]:
+    """The timeline's steps in force on some day of plan year ``year``, in order."""
+    tl = scn["plan_design_timeline"]
+    return [st for i, st in enumerate(tl)
+            if st["from"] <= f"{year}-12-31" and (i + 1 == len(tl) or tl[i + 1]["from"] > f"{year}-01-01")]
+
+
+def design_change_date(scn: dict, year: int) -> str | None:
+    """The day a new design took effect in plan year ``year`` (the last, if several); None if none."""
+    starts = [st["from"] for st in scn["plan_design_timeline"][1:] if st["from"][:4] == str(year)]
+    return starts[-1] if starts else None
+
+
+def year_scenario(scn: dict, year: int) -> dict:
+    """The scenario as plan year ``year`` sees it: the design in force on Dec 31 (its id and keys),
+    plus what the year's SQL takes from the timeline (docs/semantics.md 4.20):
+
+    - ``plan_design_segments``: the match and core formulas of each design in force in the year,
+      from the day it applies (the first from Jan 1), applied per pay period by pay date;
+    - ``eligibility_rules``: the waiting days and minimum age of every design so far, from the day
+      each applies: an employee is eligible from the first day some rule in force makes them so;
+    - ``auto_enrollment_new_hires_from``: the day auto-enrollment of new hires began in an unbroken
+      run of designs that have it (null when the year's design has none);
+    - ``enrollment_sweep``: the year's sweep (null when none).
+    Nothing of a later year's design, and of an earlier one only what the year's SQL reads. Each of
+    these is null when the year's design alone says it (one formula, one eligibility rule, new hires
+    from the start year): the SQL then reads the design's own keys, as a dbt unit test sets them.
+    """
+    steps = year_steps(scn, year)
+    last = steps[-1]
+    out = {k: v for k, v in scn.items() if k != "plan_design_timeline"}
+    out["plan_design_id"] = last["plan_design_id"]
+    out["plan_design"] = {k: v for k, v in last["plan_design"].items() if k != "enrollment_sweeps"}
+    segments = [{"from": max(st["from"], f"{year}-01-01"), **{k: st["plan_design"][k] for k in FORMULA_KEYS}}
+                for st in steps]
+    out["plan_design_segments"] = segments if len(segments) > 1 else None
+    rules: list[dict] = []
+    for st in scn["plan_design_timeline"]:
+        if st["from"] > f"{year}-12-31":
+            break
+        rule = {"waiting_days": st["plan_design"]["eligibility_waiting_days"],
+                "minimum_age": st["plan_design"]["eligibility_minimum_age"]}
+        if not rules or {k: rules[-1][k] for k in rule} != rule:
+            rules.append({"from": st["from"] if rules else None, **rule})
+    out["eligibility_rules"] = rules if len(rules) > 1 else None
+    ae_from = None
+    for st in scn["plan_design_timeline"]:
+        if st["from"] > f"{year}-12-31":
+            break
+        ae = st["plan_design"]["auto_enrollment"]
+        if ae["enabled"] and ae["scope"] == "new_hires_only":
+            ae_from = ae_from or st["from"]
+        else:
+            ae_from = None
+    out["auto_enrollment_new_hires_from"] = ae_from if ae_from != f"{scn['start_year']}-01-01" else None
+    sweeps = [{**sw, "rate": st["plan_design"]["auto_enrollment"]["default_rate"] if sw["rate"] is None else sw["rate"]}
+              for st in steps for sw in st["plan_design"]["enrollment_sweeps"] if sw["date"][:4] == str(year)]
+    out["enrollment_sweep"] = sweeps[0] if sweeps else None
+    return out
+
+
 def resolve_config(raw: dict, base_dir: str | Path = ".", source: str = "config") -> dict[str, dict]:
     """Validate ``raw`` and return ``{scenario_id: resolved scenario}``; raise ConfigError."""
     base_dir = Path(base_dir)
     schema = load_schema()
+    raw = _dates_as_text(raw)
     problems = _schema_errors(raw, _raw_schema(schema), schema, "")
     if problems:
         raise ConfigError(f"{source} is invalid:\n" + "\n".join(f"  - {x}" for x in problems))
@@ -628,27 +800,49 @@ def resolve_config(raw: dict, base_dir: str | Path = ".", source: str = "config"
     resolved: dict[str, dict] = {}
     for sid_s, overrides in chains.items():
         where = f"scenarios.{sid_s}"
-        scn = deep_merge(defaults, {k: v for k, v in overrides.items() if k != "plan_design"})
-        design_id = scn["plan_design_id"]
-        if design_id not in designs:
-            problems.append(f"{where}.plan_design_id: {design_id!r} is not a key of plan_designs "
+        scn = deep_merge(defaults, {k: v for k, v in overrides.items() if k not in ("plan_design", "plan_design_id")})
+        # a timeline is replaced whole, never merged key by key with the defaults' one
+        spec = overrides.get("plan_design_id", defaults["plan_design_id"])
+        steps, errs = _timeline_steps(spec, scn["start_year"], scn["end_year"], where)
+        timeline = []
+        for start, design_id, step_overrides, at in steps:
+            if design_id not in designs:
+                errs.append(f"{at}: {design_id!r} is not a key of plan_designs "
                             f"({', '.join(sorted(designs)) or 'none defined: the config has no plan_designs'})")
-            continue
-        if design_id not in resolved_designs:
-            continue  # the design's own problem is reported under plan_designs
-        design = _fill_defaults(deep_merge(resolved_designs[design_id], overrides.get("plan_design") or {}),
-                                schema["$defs"]["plan_design"], schema)
-        design.pop(EXTENDS, None)  # the schema's default (null): downstream sees the resolved design only
-        errs = _schema_errors(design, schema["$defs"]["plan_design"], schema, f"{where}.plan_design")
-        if errs:
+                continue
+            if design_id not in resolved_designs:
+                continue  # the design's own problem is reported under plan_designs
+            merged = deep_merge(deep_merge(resolved_designs[design_id], overrides.get("plan_design") or {}),
+                                step_overrides)
+            design = _fill_defaults(merged, schema["$defs"]["plan_design"], schema)
+            design.pop(EXTENDS, None)  # the schema's default (null): downstream sees the resolved design only
+            design["enrollment_sweeps"] = [_fill_defaults(sweep, schema["$defs"]["plan_design"]["properties"]
+                                                          ["enrollment_sweeps"]["items"], schema)
+                                           for sweep in design["enrollment_sweeps"]]
+            step_errs = _schema_errors(design, schema["$defs"]["plan_design"], schema, f"{at.rsplit('.plan_design_id', 1)[0]}.plan_design"
+                                       if isinstance(spec, str) else at)
+            errs.extend(step_errs)
+            if not step_errs:
+                timeline.append({"from": start, "plan_design_id": design_id, "plan_design": design, "where": at})
+        if errs or len(timeline) != len(steps):
             problems.extend(errs)
             continue
-        scn["plan_design"] = design
+        scn["plan_design_id"], scn["plan_design"] = timeline[0]["plan_design_id"], timeline[0]["plan_design"]
         scn["scenario_id"] = sid_s
         if not scn.get("census_date"):
             scn["census_date"] = f"{scn['start_year'] - 1}-12-31"
         resolve_new_hire_pay_growth(scn["workforce"])
-        problems.extend(_semantic_problems(scn, where, base_dir))
+        if isinstance(spec, str):
+            timeline[0].pop("where")
+            problems.extend(_semantic_problems(scn, where, base_dir))
+        else:  # the scenario's checks once; each design's own, named by its entry of the timeline
+            problems.extend(x for x in _semantic_problems(scn, where, base_dir) if not x.startswith(f"{where}.plan_design"))
+            for step in timeline:
+                at = step.pop("where")
+                problems.extend(x for x in _semantic_problems({**scn, "plan_design": step["plan_design"]}, at, base_dir)
+                                if x.startswith(f"{at}.plan_design"))
+        problems.extend(_timeline_problems(timeline, scn, where))
+        scn["plan_design_timeline"] = timeline
         resolved[sid_s] = scn
     if problems:
         raise ConfigError(f"{source} is invalid:\n" + "\n".join(f"  - {x}" for x in problems))
@@ -683,17 +877,25 @@ def expand_sweeps(sweeps: dict | None) -> dict[str, dict]:
 PLAN_ONLY_WORKFORCE_KEYS = {"full_time_hours"}
 
 
-def workforce_params(scn: dict) -> dict:
-    """The slice of a scenario the workforce phase depends on (a change re-runs it)."""
+def workforce_params(scn: dict, year: int) -> dict:
+    """The slice of a scenario the workforce phase of ``year`` depends on (a change re-runs it)."""
     return {"start_year": scn["start_year"], "random_seed": scn["random_seed"],
+            "plan_design_id": year_steps(scn, year)[-1]["plan_design_id"],  # the rows' identity
             "workforce": {k: v for k, v in scn["workforce"].items() if k not in PLAN_ONLY_WORKFORCE_KEYS}}
 
 
-def plan_params(scn: dict) -> dict:
-    """The slice of a scenario the plan phase depends on."""
+# What the plan phase's SQL reads of a year's view (year_scenario), besides plan_design.
+TIMELINE_KEYS = ("plan_design_segments", "eligibility_rules", "auto_enrollment_new_hires_from", "enrollment_sweep")
+
+
+def plan_params(scn: dict, year: int) -> dict:
+    """The slice of a scenario the plan phase of ``year`` depends on: a design that applies only
+    from a later year, or only to earlier years' formulas, is not in it (docs/semantics.md 4.20)."""
+    view = year_scenario(scn, year)
     return {"start_year": scn["start_year"], "random_seed": scn["random_seed"],
-            "plan_design_id": scn["plan_design_id"], "plan_design": scn["plan_design"], "balances": scn["balances"],
-            "workforce": {k: scn["workforce"][k] for k in sorted(PLAN_ONLY_WORKFORCE_KEYS)}}
+            "plan_design_id": view["plan_design_id"], "plan_design": view["plan_design"], "balances": scn["balances"],
+            "workforce": {k: scn["workforce"][k] for k in sorted(PLAN_ONLY_WORKFORCE_KEYS)},
+            **{k: view[k] for k in TIMELINE_KEYS}}
 
 
 def dbt_vars(scn: dict, year: int, starting_workforce_file: str, prior_deferral_state_file: str,
@@ -702,34 +904,44 @@ def dbt_vars(scn: dict, year: int, starting_workforce_file: str, prior_deferral_
 
     Workforce keys keep their names; plan design and balances keys are flattened with ``_``
     (``auto_enrollment.default_rate`` -> ``auto_enrollment_default_rate``, ``balances.investment_return``
-    -> ``balances_investment_return``). Vesting schedules reach SQL as lists of vested shares.
+    -> ``balances_investment_return``). The design is the year's (year_scenario): the one in force
+    on Dec 31, with the timeline's keys (TIMELINE_KEYS) as they are. Vesting schedules reach SQL as
+    lists of vested shares.
     ``prior_balances_file`` and ``prior_compliance_file`` default to ``prior_deferral_state_file``:
     in the start year (and the pre-flight's empty census) all are the same census file.
     """
+    view = year_scenario(scn, year)
+    design = view["plan_design"]
     out: dict[str, Any] = {
-        "scenario_id": scn["scenario_id"],
-        "plan_design_id": scn["plan_design_id"],
+        "scenario_id": view["scenario_id"],
+        "plan_design_id": view["plan_design_id"],
         "simulation_year": int(year),
-        "start_year": scn["start_year"],
-        "random_seed": scn["random_seed"],
+        "start_year": view["start_year"],
+        "random_seed": view["random_seed"],
         "starting_workforce_file": str(starting_workforce_file),
         "prior_deferral_state_file": str(prior_deferral_state_file),
         "prior_balances_file": str(prior_deferral_state_file if prior_balances_file is None else prior_balances_file),
         "prior_compliance_file": str(prior_deferral_state_file if prior_compliance_file is None
                                      else prior_compliance_file),
     }
-    out.update(scn["workforce"])
-    for key, value in scn["plan_design"].items():
+    out.update(view["workforce"])
+    for key, value in design.items():
         if isinstance(value, dict) and key not in ("core_contribution_bands", "match_tier_bands"):
             out.update({f"{key}_{sub}": v for sub, v in value.items() if f"{key}_{sub}" not in ORCHESTRATION_PLAN_KEYS})
         else:
             out[key] = value
     for source in ("match", "core"):
-        out[f"vesting_{source}"] = vesting_schedule(scn["plan_design"]["vesting"][source])
-    for test, reason in safe_harbor_reasons(scn["plan_design"]).items():
+        out[f"vesting_{source}"] = vesting_schedule(design["vesting"][source])
+    for test, reason in safe_harbor_reasons(design).items():
         out[f"compliance_{test}_deemed_reason"] = reason
-    out.update({f"balances_{key}": value for key, value in scn["balances"].items()})
+    out.update({f"balances_{key}": value for key, value in view["balances"].items()})
+    out.update({key: view[key] for key in TIMELINE_KEYS})
     return out
+
+
+def year_config_hash(scn: dict, year: int) -> str:
+    """The hash of what plan year ``year`` is simulated from (the scenario's year view)."""
+    return config_hash(year_scenario(scn, year))
 
 
 def config_hash(scn: dict) -> str:

@@ -8,7 +8,7 @@ import time
 from pathlib import Path
 
 from plansim import gates
-from plansim.config import dbt_vars
+from plansim.config import dbt_vars, year_scenario
 from plansim.db import connect
 from plansim.dbt_runner import invoke, scenario_paths
 from plansim.state_files import export_model
@@ -61,7 +61,7 @@ def year_vars(scn: dict, year: int, results: str = RESULTS) -> dict:
 
 def run_phase(scn: dict, year: int, phase: str, selector: str, outputs: dict[str, str], log,
               results: str = RESULTS) -> dict:
-    sid, pid = scn["scenario_id"], scn["plan_design_id"]
+    sid, pid = scn["scenario_id"], year_scenario(scn, year)["plan_design_id"]  # the rows' design: the year's
     paths = scenario_paths(results, sid)
     what = f"scenario {sid}, year {year}, {phase} phase"
     started = time.perf_counter()

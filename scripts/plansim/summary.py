@@ -26,6 +26,8 @@ SUMMARY_FIELDS = [
     "forfeiture_account_end", "net_employer_cost", "forfeitures_used_pct_of_payroll", "net_employer_cost_pct_of_payroll", "plan_assets_end",
     # nondiscrimination (plansim.compliance.summary_figures; the rows are in compliance.csv)
     "adp_margin_points", "acp_margin_points", "compliance_tests_failed", "compliance_corrections",
+    # the day a new plan design took effect in the year (plan_design_id timeline), empty if none
+    "plan_design_change_date",
 ]
 
 # Plan-money figures read from the year's contributions and balances files.
