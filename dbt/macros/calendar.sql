@@ -13,9 +13,23 @@
     ({{ hire_col }} <= {{ day }} and ({{ term_col }} is null or {{ term_col }} >= {{ day }}))
 {%- endmacro %}
 
+{#- the day an employee becomes eligible. eligibility_rules (plansim.config.year_scenario) are the
+    waiting days and minimum age of each design so far, from the day each applies: eligible on the
+    first day a rule in force makes them so (a later, stricter rule does not take eligibility away;
+    it applies to those not yet eligible). Without the var (dbt unit tests): the design's own rule. -#}
 {% macro eligibility_date(hire_col='hire_date', birth_col='birth_date') -%}
-    greatest({{ hire_col }} + {{ var('eligibility_waiting_days') }},
-             ({{ birth_col }} + to_years({{ var('eligibility_minimum_age') }}))::date)
+    {%- set rules = var('eligibility_rules', none) or [{'from': none, 'waiting_days': var('eligibility_waiting_days'),
+                                                         'minimum_age': var('eligibility_minimum_age')}] %}
+    {%- set by_rule = [] %}
+    {%- for rule in rules %}
+        {%- set under = 'greatest(' ~ hire_col ~ ' + ' ~ rule['waiting_days'] ~ ', (' ~ birth_col ~ ' + to_years('
+                         ~ rule['minimum_age'] ~ '))::date)' %}
+        {%- set since = under if rule['from'] is none else 'greatest(' ~ under ~ ", date '" ~ rule['from'] ~ "')" %}
+        {%- if loop.last %}{% do by_rule.append(since) %}
+        {%- else %}{% do by_rule.append('case when ' ~ since ~ " < date '" ~ rules[loop.index]['from'] ~ "' then " ~ since ~ ' end') %}
+        {%- endif %}
+    {%- endfor %}
+    {%- if by_rule | length == 1 %}{{ by_rule[0] }}{% else %}least({{ by_rule | join(', ') }}){% endif %}
 {%- endmacro %}
 
 {% macro raise_date() -%} make_date({{ var('simulation_year') }}, {{ var('raise_effective_month') }}, 1) {%- endmacro %}

@@ -1,7 +1,7 @@
 {#-
   Grain: one row per employee due an escalation in the year. On the escalation date:
   employed, enrolled (and not opted out by then), in scope (auto_escalation_scope:
-  auto_enrolled = enrolled by auto-enrollment; all_participants), 0 < rate < cap, enrolled
+  auto_enrolled = enrolled by auto-enrollment or a sweep; all_participants), 0 < rate < cap, enrolled
   for at least delay_years (census participants without an enrollment date count as
   enrolled long ago), not opted out of escalation => event_type deferral_escalation,
   rate = min(cap, rate + increment). At the first escalation due (none before), a share
@@ -70,7 +70,7 @@ due as (
       and is_enrolled
       and not is_escalation_opted_out
       {%- if var('auto_escalation_scope') == 'auto_enrolled' %}
-      and enrollment_source = 'auto_enrollment'
+      and enrollment_source in ('auto_enrollment', 'enrollment_sweep')
       {%- endif %}
       and deferral_rate > 0
       and deferral_rate < {{ var('auto_escalation_cap') }}

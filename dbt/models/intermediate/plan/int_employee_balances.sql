@@ -8,7 +8,9 @@
     >= vesting_hours_per_year.
   - vested share = the schedule's entry for that many years (vesting_match / vesting_core; the last
     entry applies from then on); 1 from vesting_normal_retirement_age (age on Dec 31 or at the
-    termination date) and on retirement. Frozen at termination (carried from then on).
+    termination date) and on retirement. Frozen at termination (carried from then on). Never
+    below last year's share: a vesting schedule changed by the design timeline keeps what was
+    vested (IRC 411(a)(10)(A); docs/semantics.md 4.20).
   Per source (pretax = pretax_deferral + pretax_catch_up, roth = roth_deferral + roth_catch_up,
   match = employer_match, core = employer_core): opening = last year's closing (census in the start
   year); return = round(opening x r + contributions x r x year_share, 2), r =
@@ -107,6 +109,8 @@ employed as (
         {%- endif %}
         coalesce(contributions.hours_in_year, 0)::double as hours_in_year,
         prior.vesting_service_years as prior_vesting_service_years,
+        prior.vested_share_match as prior_vested_share_match,
+        prior.vested_share_core as prior_vested_share_core,
         {%- for source in sources %}
         coalesce(prior.balance_{{ source }}, 0)::decimal(18, 2) as opening_balance_{{ source }}{{ ',' if not loop.last }}
         {%- endfor %}
@@ -139,9 +143,12 @@ employed_holders as (
         termination_date,
         is_retirement,
         vesting_service_years,
-        (case when is_fully_vested then 1 else {{ match_share_sql }} end)::decimal(9, 6)
+        -- IRC 411(a)(10)(A): a schedule change never lowers a vested share (last year's is the floor)
+        (case when is_fully_vested then 1
+              else greatest({{ match_share_sql }}, coalesce(prior_vested_share_match, 0)) end)::decimal(9, 6)
             as vested_share_match,
-        (case when is_fully_vested then 1 else {{ core_share_sql }} end)::decimal(9, 6)
+        (case when is_fully_vested then 1
+              else greatest({{ core_share_sql }}, coalesce(prior_vested_share_core, 0)) end)::decimal(9, 6)
             as vested_share_core,
         termination_date is not null
             and {{ uniform('distribution', 'employee_id') }} < {{ var('balances_distribution_share', 0.6) }}

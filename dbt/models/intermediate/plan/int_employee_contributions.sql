@@ -30,18 +30,39 @@
     catch-up only as Roth, and none at all in a plan without Roth (catch-up limit 0).
   - *_year_share: contribution-weighted share of the year left after each deposit (pay date;
     Dec 31 for the true-up and a condition-gated year-end allocation).
+  Design timeline (docs/semantics.md 4.20): plan_design_segments are the match and core formulas
+  of each design in force in the year, from the day each applies. A period's match and core
+  follow the formula in force on its pay date (the period end); the true-up compares the year's
+  match with each formula on the deferrals and eligible pay of the periods it governed. The
+  columns core_contribution_rate_applied and match_tier_band, and the 415(c) deferrals_first
+  refund's match attributable, follow the formula in force on Dec 31.
 -#}
 {{ config(
     unique_key=['scenario_id', 'plan_design_id', 'employee_id', 'simulation_year'],
     tags=['deferral_pipeline', 'contributions']
 ) }}
 
-{%- set tier_bands_spec = var('match_tier_bands', none) %}
-{%- set match_bands = tier_bands_spec['bands'] if tier_bands_spec else [{'from': 0, 'to': none, 'tiers': var('match_tiers')}] %}
-{%- set match_basis = tier_bands_spec.get('basis', 'service') if tier_bands_spec else 'service' %}
-{%- set core_bands_spec = var('core_contribution_bands', none) %}
-{%- set core_bands = core_bands_spec['bands'] if core_bands_spec else [{'from': 0, 'to': none, 'rate': var('core_contribution_rate')}] %}
-{%- set core_basis = core_bands_spec.get('basis', 'service') if core_bands_spec else 'service' %}
+{#- the formulas of the year, one per segment (without the var, as in dbt unit tests: the design's own) -#}
+{%- set segment_specs = var('plan_design_segments', none) or [{
+        'from': none, 'match_tiers': var('match_tiers'), 'match_tier_bands': var('match_tier_bands', none),
+        'core_contribution_rate': var('core_contribution_rate'), 'core_contribution_bands': var('core_contribution_bands', none)}] %}
+{%- set formulas = [] %}
+{%- for spec in segment_specs %}
+    {%- set mb = spec['match_tier_bands'] %}
+    {%- set cb = spec['core_contribution_bands'] %}
+    {%- do formulas.append({
+        'from': spec['from'],
+        'match_bands': mb['bands'] if mb else [{'from': 0, 'to': none, 'tiers': spec['match_tiers']}],
+        'match_basis': mb.get('basis', 'service') if mb else 'service',
+        'core_bands': cb['bands'] if cb else [{'from': 0, 'to': none, 'rate': spec['core_contribution_rate']}],
+        'core_basis': cb.get('basis', 'service') if cb else 'service'}) %}
+{%- endfor %}
+{%- set segmented = formulas | length > 1 %}
+{#- the formula in force on Dec 31 -#}
+{%- set match_bands = formulas[-1]['match_bands'] %}
+{%- set match_basis = formulas[-1]['match_basis'] %}
+{%- set core_bands = formulas[-1]['core_bands'] %}
+{%- set core_basis = formulas[-1]['core_basis'] %}
 {%- set roth_available = var('roth_available', true) %}
 {%- set match_conditions = var('allocation_conditions_match', {}) or {} %}
 {%- set true_up_conditions = var('allocation_conditions_match_true_up', {}) or {} %}
@@ -95,6 +116,11 @@ earned as (
         ({{ year_end() }} - period_end)::double / {{ days_in_year() }} as deposit_year_share,
         {{ is_enrolled_on('state_date') }} as is_enrolled,
         eligibility_date <= state_date as is_eligible,
+        {%- if segmented %}
+        -- the formula in force on the pay date
+        case {% for f in formulas[1:] | reverse %}when period_end >= date '{{ f['from'] }}' then {{ formulas | length - loop.index }} {% endfor %}else 0 end
+            as design_segment,
+        {%- endif %}
         (starting_compensation::double * (days_employed - days_at_new_rate)
          + ending_compensation::double * days_at_new_rate)
             / ({{ periods_per_year() }} * period_days) as earned_pay
@@ -166,6 +192,12 @@ banded as (
         *,
         {{ band_index(match_bands, 'service_points' if match_basis == 'points' else 'service_years') }} as match_band,
         {{ band_index(core_bands, 'service_points' if core_basis == 'points' else 'service_years') }} as core_band,
+        {%- if segmented %}
+        {%- for f in formulas %}
+        {{ band_index(f['match_bands'], 'service_points' if f['match_basis'] == 'points' else 'service_years') }} as match_band_{{ loop.index0 }},
+        {{ band_index(f['core_bands'], 'service_points' if f['core_basis'] == 'points' else 'service_years') }} as core_band_{{ loop.index0 }},
+        {%- endfor %}
+        {%- endif %}
         {{ meets_allocation_conditions(match_conditions) }} as meets_match_conditions,
         {{ meets_allocation_conditions(true_up_conditions) }} as meets_true_up_conditions,
         {{ meets_allocation_conditions(core_conditions) }} as meets_core_conditions
@@ -176,6 +208,12 @@ cumulative as (
     select
         requested.*,
         banded.match_band,
+        {%- if segmented %}
+        {%- for f in formulas %}
+        banded.match_band_{{ loop.index0 }},
+        banded.core_band_{{ loop.index0 }},
+        {%- endfor %}
+        {%- endif %}
         banded.elective_deferral_limit + banded.catch_up_limit as deferral_limit,
         sum(requested_deferral) over (partition by requested.employee_id order by pay_period) as requested_to_date
     from requested
@@ -194,7 +232,20 @@ period_deferral as (
 period_match as (
     select
         *,
+        {%- if segmented %}
+        case design_segment
+        {%- for f in formulas %}
+            when {{ loop.index0 }} then {{ banded_tier_match(f['match_bands'], 'match_band_' ~ loop.index0, 'deferral', 'eligible_pay') }}
+        {%- endfor %}
+        end as match,
+        case design_segment
+        {%- for f in formulas %}
+            when {{ loop.index0 }} then {{ value_by_band(f['core_bands'] | map(attribute='rate') | list, 'core_band_' ~ loop.index0) }}
+        {%- endfor %}
+        end * eligible_pay as core
+        {%- else %}
         {{ banded_tier_match(match_bands, 'match_band', 'deferral', 'eligible_pay') }} as match
+        {%- endif %}
     from period_deferral
 ),
 
@@ -211,6 +262,13 @@ yearly as (
         sum(deferral * deposit_year_share) as deferral_share_weighted,
         sum(match * deposit_year_share) as match_share_weighted,
         sum(eligible_pay * deposit_year_share) as eligible_pay_share_weighted,
+        {%- if segmented %}
+        sum(core) as period_core,
+        {%- for f in formulas %}
+        coalesce(sum(deferral) filter (where design_segment = {{ loop.index0 }}), 0) as deferral_{{ loop.index0 }},
+        coalesce(sum(eligible_pay) filter (where design_segment = {{ loop.index0 }}), 0) as eligible_pay_{{ loop.index0 }},
+        {%- endfor %}
+        {%- endif %}
         count(*) filter (where is_enrolled and earned_pay > 0)::integer as pay_periods_enrolled
     from period_match
     group by employee_id
@@ -223,11 +281,22 @@ annual as (
         round(gross_compensation, 2) as gross_compensation_rounded,
         -- the period sums telescope to least(request, limit); least() keeps float noise from the cents
         least(round(deferral, 2), round(requested_deferral, 2), elective_deferral_limit + catch_up_limit) as capped_deferral,
+        {%- if segmented %}
+        -- each formula on the deferrals and eligible pay of the periods it governed
+        round(0 {%- for f in formulas %} + {{ banded_tier_match(f['match_bands'], 'match_band_' ~ loop.index0,
+                                                               'deferral_' ~ loop.index0, 'eligible_pay_' ~ loop.index0) }}{% endfor %}, 2)
+            as formula_match,
+        {%- else %}
         round({{ banded_tier_match(match_bands, 'match_band', 'deferral', 'eligible_plan_compensation') }}, 2) as formula_match,
+        {%- endif %}
         round(period_match, 2) as period_match_rounded,
         {{ value_by_band(core_bands | map(attribute='rate') | list, 'core_band') }} as core_rate,
+        {%- if segmented %}
+        round(period_core, 2) as core_formula
+        {%- else %}
         round({{ value_by_band(core_bands | map(attribute='rate') | list, 'core_band') }} * eligible_plan_compensation, 2)
             as core_formula
+        {%- endif %}
     from yearly
     inner join banded on yearly.employee_id = banded.employee_id
 ),

@@ -9,11 +9,22 @@
   - otherwise voluntary enrollment with the age band's probability, on a day drawn between
     eligibility and the last day employed, at a rate drawn from rate_choices.
   Census participants (deferral_rate > 0) are enrolled at baseline: no event.
+  "New hires" (auto_enrollment scope new_hires_only) are those hired on or after the day the
+  design's auto-enrollment of new hires began (auto_enrollment_new_hires_from; the start year's
+  Jan 1 for a scenario with one design).
+  An enrollment sweep in the year (enrollment_sweep, docs/semantics.md 4.21): every candidate not
+  in auto-enrollment's scope who is employed and eligible on the sweep date and has not enrolled
+  voluntarily before it (an opt-out of earlier years included) is enrolled on that date at the
+  sweep's rate (enrollment_source enrollment_sweep); a share opt_out_rate opts out on a day drawn
+  within the sweep's window, handled like an auto-enrollment opt-out. A voluntary enrollment
+  drawn on or after the sweep date is replaced by the sweep.
   roth_share of an enrollment (auto or voluntary): 1 (Roth) with the probability of the
   roth_new_election_share band of the age on the enrollment date (draw stream roth_election),
   else 0 (pre-tax); always 0 when roth_available is false. Opt-out rows: null.
 -#}
 {%- set roth_available = var('roth_available', true) %}
+{%- set new_hires_from = var('auto_enrollment_new_hires_from', none) %}
+{%- set sweep = var('enrollment_sweep', none) %}
 {{ config(
     unique_key=['scenario_id', 'plan_design_id', 'employee_id', 'simulation_year', 'event_type'],
     tags=['deferral_pipeline']
@@ -45,7 +56,7 @@ eligible as (
         {%- if var('auto_enrollment_enabled') %}
         not was_opted_out
         {%- if var('auto_enrollment_scope') == 'new_hires_only' %}
-            and hire_date >= make_date({{ var('start_year') }}, 1, 1)
+            and hire_date >= {% if new_hires_from %}date '{{ new_hires_from }}'{% else %}make_date({{ var('start_year') }}, 1, 1){% endif %}
         {%- endif %} as is_auto_enrollment_in_scope
         {%- else %}
         false as is_auto_enrollment_in_scope
@@ -66,7 +77,7 @@ auto_enrolled as (
     where is_auto_enrollment_in_scope
 ),
 
-voluntary as (
+{{ 'voluntary_drawn' if sweep else 'voluntary' }} as (
     select
         *,
         (first_enrollable_date
@@ -80,6 +91,29 @@ voluntary as (
           < {{ by_band(var('voluntary_enrollment_age_bands'), 'min_age', 'probability',
                        years_between('birth_date', 'first_enrollable_date')) }}
 ),
+
+{%- if sweep %}
+{%- set sweep_date = "date '" ~ sweep['date'] ~ "'" %}
+
+swept as (
+    select
+        *,
+        {{ sweep_date }} as enrollment_date,
+        ({{ sweep_date }} + 1
+            + floor({{ uniform('sweep_opt_out_date', 'employee_id') }} * {{ sweep['opt_out_window_days'] }})::integer
+        )::date as opt_out_date_drawn,
+        {{ uniform('sweep_opt_out', 'employee_id') }} < {{ sweep['opt_out_rate'] }} as draws_opt_out
+    from eligible
+    where not is_auto_enrollment_in_scope
+      and eligibility_date <= {{ sweep_date }}
+      and {{ is_active_on(sweep_date) }}
+      and employee_id not in (select employee_id from voluntary_drawn where enrollment_date < {{ sweep_date }})
+),
+
+voluntary as (
+    select * from voluntary_drawn where employee_id not in (select employee_id from swept)
+),
+{%- endif %}
 
 carried_opt_outs as (
     -- opt-outs of last year's auto-enrollments whose drawn day fell after Dec 31
@@ -112,6 +146,19 @@ events as (
     select employee_id, 'enrollment', 'voluntary', enrollment_date,
            0::decimal(9, 6), chosen_rate::decimal(9, 6), null::date, {{ roth_election_share(roth_available) }}
     from voluntary
+    {%- if sweep %}
+    union all
+    select employee_id, 'enrollment', 'enrollment_sweep', enrollment_date,
+           0::decimal(9, 6), {{ sweep['rate'] }}::decimal(9, 6),
+           case when draws_opt_out and opt_out_date_drawn > {{ year_end() }} then opt_out_date_drawn end,
+           {{ roth_election_share(roth_available) }}
+    from swept
+    union all
+    select employee_id, 'opt_out', 'enrollment_sweep', opt_out_date_drawn,
+           {{ sweep['rate'] }}::decimal(9, 6), 0::decimal(9, 6), null::date, null::decimal(9, 6)
+    from swept
+    where draws_opt_out and opt_out_date_drawn <= last_day_employed
+    {%- endif %}
 ),
 
 final as (
