@@ -1,12 +1,14 @@
 """Plots of a scenario's key figures and of the scenario comparison (PNG, matplotlib Agg).
 
-Each function takes summary rows (:func:`plansim.report.read_summary`) and writes one PNG.
-Figures are built with the object API (``matplotlib.figure.Figure``): no pyplot state, no
-display needed.
+Each function takes summary rows (:func:`plansim.report.read_summary`), writes one PNG and
+returns the figure (so a test can read what was drawn). Figures are built with the object API
+(``matplotlib.figure.Figure``): no pyplot state, no display needed. A year whose plan design
+changed gets a dashed vertical line labelled with the new design (:func:`_mark_design_changes`).
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -16,16 +18,20 @@ import matplotlib
 
 matplotlib.use("Agg")
 
-from matplotlib.figure import Figure  # noqa: E402 - after choosing the backend
+from matplotlib import patheffects  # noqa: E402 - after choosing the backend
+from matplotlib.figure import Figure  # noqa: E402
 from matplotlib.ticker import FuncFormatter, MaxNLocator  # noqa: E402
 
-from plansim.report import FIGURES, format_figure  # noqa: E402
+from plansim.report import FIGURES, design_change, format_figure  # noqa: E402
 
 Rows = Sequence[Mapping[str, Any]]
 
 DPI = 110
 COLORS = ["#1f6feb", "#d1242f", "#1a7f37", "#9a6700", "#8250df", "#bf3989", "#0a7f8c", "#57606a"]
 SOURCE_COLORS = {"employee_deferrals": "#1f6feb", "employer_match": "#1a7f37", "employer_core": "#9a6700"}
+DESIGN_CHANGE_COLOR = "#57606a"  # a scenario's own plots; the comparison uses each scenario's line colour
+DESIGN_CHANGE_GID = "design-change"  # the gid of the marks' lines and labels
+_LABEL_HALO = [patheffects.withStroke(linewidth=2.5, foreground="white")]  # legible over lines, data unhidden
 # Comparison plots: the figure and how its axis reads.
 COMPARISON_PLOTS = {
     "headcount": "headcount_end",
@@ -67,7 +73,9 @@ def _years_axis(ax, years: Sequence[int]) -> None:
         ax.spines[side].set_visible(False)
 
 
-def _save(fig: Figure, out: str | Path) -> None:
+def _save(fig: Figure, out: str | Path) -> Figure:
+    """Writes ``fig`` to ``out`` through a temporary file (a reader never sees half a PNG) and
+    returns it, the plot functions' result."""
     out = Path(out)
     tmp = out.with_name(f".{out.stem}.tmp-{os.getpid()}{out.suffix}")
     try:
@@ -76,13 +84,47 @@ def _save(fig: Figure, out: str | Path) -> None:
     finally:
         if tmp.exists():
             tmp.unlink()
+    return fig
+
+
+def design_change_x(date: str) -> float:
+    """Where a design change on ``date`` (ISO) sits on a plan-year axis.
+
+    The plan year is the calendar year and a year's point or bar is drawn at x = year, so the
+    year spans year - 0.5 to year + 0.5 and the change sits at year - 0.5 plus the share of the
+    year gone by: a change on Jan 1 falls between the previous year's point and its own year's,
+    one on July 1 at its own year's point."""
+    day = dt.date.fromisoformat(date)
+    start = dt.date(day.year, 1, 1)
+    days_in_year = (dt.date(day.year + 1, 1, 1) - start).days
+    return day.year - 0.5 + (day - start).days / days_in_year
+
+
+def _mark_design_changes(axes: Sequence[Any], rows: Rows, color: str = DESIGN_CHANGE_COLOR, *,
+                         label_at: str = "top") -> list[tuple[float, str]]:
+    """A dashed vertical line on each of ``axes`` at every design change of ``rows`` (see
+    :func:`design_change_x`), labelled "design → <plan_design_id>" along the line at the top of
+    the first axes (``label_at="bottom"`` where a legend holds the top): the figures after the
+    line were made under other plan rules. A label already there at the same x (another
+    scenario's change) steps the next one aside. Returns the (x, label) of each mark."""
+    marks = [(design_change_x(date), f"design → {r['plan_design_id']}") for r in rows if (date := design_change(r))]
+    first = axes[0]
+    y, dy, va = (1, -3, "top") if label_at == "top" else (0, 3, "bottom")
+    for x, label in marks:
+        for ax in axes:
+            ax.axvline(x, color=color, linestyle="--", linewidth=1, gid=DESIGN_CHANGE_GID)
+        beside = sum(1 for t in first.texts if t.get_gid() == DESIGN_CHANGE_GID and t.xy[0] == x)
+        first.annotate(label, (x, y), xycoords=first.get_xaxis_transform(), xytext=(-2 - 9 * beside, dy),
+                       textcoords="offset points", rotation=90, ha="right", va=va, fontsize=7, color=color,
+                       path_effects=_LABEL_HALO, gid=DESIGN_CHANGE_GID)
+    return marks
 
 
 def _scenario(rows: Rows) -> str:
     return str(rows[0]["scenario_id"]) if rows else "?"
 
 
-def plot_headcount(rows: Rows, out: str | Path) -> None:
+def plot_headcount(rows: Rows, out: str | Path) -> Figure:
     """Year-end headcount (line, from the census) over the year's hires, terminations and retirements (bars)."""
     years = [r["simulation_year"] for r in rows]
     census_x = years[0] - 1 if years else 0
@@ -116,10 +158,11 @@ def plot_headcount(rows: Rows, out: str | Path) -> None:
     if len(xs) <= 12:
         bottom.set_xticks(xs, ["census", *map(str, years)])
     top.set_xlabel("")
-    _save(fig, out)
+    _mark_design_changes([top, bottom], rows)
+    return _save(fig, out)
 
 
-def plot_participation(rows: Rows, out: str | Path) -> None:
+def plot_participation(rows: Rows, out: str | Path) -> Figure:
     """Participation rate of the eligible and average deferral rate of participants."""
     years = [r["simulation_year"] for r in rows]
     fig = Figure(figsize=(8, 6), layout="constrained")
@@ -137,10 +180,11 @@ def plot_participation(rows: Rows, out: str | Path) -> None:
         ax.set_ylim(max(0, low - pad), high + pad)
         _years_axis(ax, years)
     top.set_xlabel("")
-    _save(fig, out)
+    _mark_design_changes([top, bottom], rows)
+    return _save(fig, out)
 
 
-def plot_contributions(rows: Rows, out: str | Path) -> None:
+def plot_contributions(rows: Rows, out: str | Path) -> Figure:
     """Contributions by source, stacked per year: employee deferrals, match, core."""
     years = [r["simulation_year"] for r in rows]
     fig = Figure(figsize=(8, 5), layout="constrained")
@@ -158,19 +202,22 @@ def plot_contributions(rows: Rows, out: str | Path) -> None:
     ax.legend(fontsize=8, frameon=False, loc="upper left", ncols=3)
     ax.set_ylim(0, max(base, default=1) * 1.15 or 1)
     _years_axis(ax, years)
-    _save(fig, out)
+    _mark_design_changes([ax], rows, label_at="bottom")  # the legend is at the top, the bars leave gaps below
+    return _save(fig, out)
 
 
-def plot_comparison(rows_by_scenario: Mapping[str, Rows], field: str, out: str | Path) -> None:
-    """One line per scenario of ``field`` by year."""
+def plot_comparison(rows_by_scenario: Mapping[str, Rows], field: str, out: str | Path) -> Figure:
+    """One line per scenario of ``field`` by year; a scenario's design changes in its line's colour."""
     fig = Figure(figsize=(8, 5), layout="constrained")
     ax = fig.subplots()
     years: set[int] = set()
     for index, (sid, rows) in enumerate(rows_by_scenario.items()):
         xs = [r["simulation_year"] for r in rows]
         years.update(xs)
+        color = COLORS[index % len(COLORS)]
         ax.plot(xs, [r[field] for r in rows], marker="o", linewidth=2, label=sid,
-                color=COLORS[index % len(COLORS)], linestyle="-" if index < len(COLORS) else "--")
+                color=color, linestyle="-" if index < len(COLORS) else "--")
+        _mark_design_changes([ax], rows, color)
     ax.set_title(f"{FIGURES[field][0]} by scenario")
     ax.yaxis.set_major_formatter(_axis_formatter(field))
     if len(rows_by_scenario) <= 8:
@@ -179,4 +226,4 @@ def plot_comparison(rows_by_scenario: Mapping[str, Rows], field: str, out: str |
         ax.legend(fontsize=7, frameon=False, loc="upper left", bbox_to_anchor=(1.01, 1),
                   ncols=1 + len(rows_by_scenario) // 30)
     _years_axis(ax, sorted(years))
-    _save(fig, out)
+    return _save(fig, out)

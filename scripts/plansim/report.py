@@ -15,10 +15,10 @@ import json
 import math
 import os
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import duckdb
 import pyarrow as pa
@@ -72,6 +72,9 @@ FIGURES: dict[str, tuple[str, str]] = {
     "compliance_corrections": ("Corrections (refunds, distributions, top-heavy minimum)", "money"),
 }
 IDENTITY_FIELDS = ("scenario_id", "plan_design_id", "simulation_year")
+# The ISO date on which a new plan design took effect in the row's plan year (a design
+# timeline), empty when the year kept the previous year's design.
+DESIGN_CHANGE_FIELD = "plan_design_change_date"
 
 # Figures compared across scenarios (comparison.html and the comparison plots); the
 # comparison CSV carries every summary figure.
@@ -98,6 +101,8 @@ def _typed(field: str, text: str) -> Any:
         return text
     if text == "":
         return None
+    if field == DESIGN_CHANGE_FIELD:
+        return text  # a date as written ('2027-01-01'), never a number
     try:
         if field == "simulation_year" or FIGURES.get(field, ("", ""))[1] == "count":
             return int(text)
@@ -111,6 +116,18 @@ def read_summary(path: str | Path) -> list[dict[str, Any]]:
     with open(path, newline="") as fh:
         rows = [{k: _typed(k, v) for k, v in row.items()} for row in csv.DictReader(fh)]
     return sorted(rows, key=lambda r: r["simulation_year"])
+
+
+def design_change(row: Mapping[str, Any]) -> str | None:
+    """The date a new plan design took effect in ``row``'s plan year, or None: the year kept
+    its design, or the summary predates design timelines (no such column)."""
+    return row.get(DESIGN_CHANGE_FIELD) or None
+
+
+def design_change_note(row: Mapping[str, Any]) -> str | None:
+    """What the tables say of a year whose plan design changed, None for the other years."""
+    date = design_change(row)
+    return None if date is None else f"design changed: {date} → {row['plan_design_id']}"
 
 
 def events_by_type(events_files: Sequence[str | Path]) -> tuple[list[int], list[tuple[str, str, dict[int, int]]]]:
@@ -389,7 +406,11 @@ th { background: #f0f4f8; text-align: right; } th:first-child, td:first-child { 
 td { text-align: right; font-variant-numeric: tabular-nums; } tr:hover td { background: #f7f9fb; }
 table.compliance td:last-child { text-align: left; color: #52606d; max-width: 36rem; }
 .pass { color: #1f7a3a; font-weight: 600; } .fail { color: #b42318; font-weight: 600; } .other { color: #52606d; }
+.design-change { border-left: 2px dashed #9a6700; }
+.design-note { display: block; white-space: nowrap; font-size: .75rem; font-weight: normal; color: #9a6700; }
 """
+# The intro's key to the design-change marks, on pages that have one.
+_DESIGN_CHANGE_KEY = " A dashed rule before a year marks the year a plan design took effect."
 
 
 def _page(title: str, intro: str, body: str) -> str:
@@ -398,10 +419,44 @@ def _page(title: str, intro: str, body: str) -> str:
             f"{body}</body></html>\n")
 
 
-def _table(header: Sequence[str], rows: Iterable[Sequence[str]]) -> str:
-    head = "".join(f"<th>{html.escape(h)}</th>" for h in header)
-    body = "".join("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in row) + "</tr>\n" for row in rows)
+class _Marked(NamedTuple):
+    """A cell of a year whose plan design changed: the note is its title (on hover) and, when
+    ``shown``, also written under its text, where the page names the change."""
+    text: str
+    note: str
+    shown: bool = False
+
+
+_Cell = str | _Marked
+
+
+def _marked(text: str, row: Mapping[str, Any], shown: bool = False) -> _Cell:
+    """``text`` as the cell of ``row``'s year: marked if the year's plan design changed."""
+    note = design_change_note(row)
+    return text if note is None else _Marked(text, note, shown)
+
+
+def _cell(tag: str, cell: _Cell) -> str:
+    """A ``<td>`` or ``<th>``; a plain one stays bare, as pages and their tests read them."""
+    if isinstance(cell, str):
+        return f"<{tag}>{html.escape(cell)}</{tag}>"
+    note = html.escape(cell.note)
+    shown = f'<span class="design-note">{note}</span>' if cell.shown else ""
+    return f'<{tag} class="design-change" title="{note}">{html.escape(cell.text)}{shown}</{tag}>'
+
+
+def _table(header: Sequence[_Cell], rows: Iterable[Sequence[_Cell]]) -> str:
+    head = "".join(_cell("th", h) for h in header)
+    body = "".join("<tr>" + "".join(_cell("td", c) for c in row) + "</tr>\n" for row in rows)
     return f"<table><thead><tr>{head}</tr></thead><tbody>\n{body}</tbody></table>\n"
+
+
+def _designs(rows: Sequence[Mapping[str, Any]]) -> str:
+    """The plan designs of a scenario's years in words: 'no_auto, then standard from 2027-01-01'."""
+    if not rows:
+        return ""
+    steps = [f"{r['plan_design_id']} from {design_change(r)}" for r in rows[1:] if design_change(r)]
+    return ", then ".join([str(rows[0]["plan_design_id"]), *steps])
 
 
 def _write_text(out: str | Path, text: str) -> None:
@@ -413,17 +468,22 @@ def _write_text(out: str | Path, text: str) -> None:
 
 def write_summary_html(summary_csv: str | Path, out: str | Path, compliance_csv: str | Path | None = None) -> None:
     """One scenario's key figures, one column per year (the report's summary table), and the
-    compliance panel (plansim.compliance.panel_html) when ``compliance_csv`` is given."""
+    compliance panel (plansim.compliance.panel_html) when ``compliance_csv`` is given.
+
+    A year whose plan design changed says so under its heading ("design changed: <date> →
+    <design>") and its column has a dashed rule on the left: the figures either side of the
+    rule were made under different plan rules."""
     rows = read_summary(summary_csv)
     sid = rows[0]["scenario_id"] if rows else Path(summary_csv).parent.name
-    design = rows[0]["plan_design_id"] if rows else ""
-    table = _table(["figure", *(str(r["simulation_year"]) for r in rows)],
-                   ([label, *(format_figure(f, r.get(f)) for r in rows)] for f, (label, _) in FIGURES.items()))
+    figures = ([label, *(_marked(format_figure(f, r.get(f)), r) for r in rows)] for f, (label, _) in FIGURES.items())
+    table = _table(["figure", *(_marked(str(r["simulation_year"]), r, shown=True) for r in rows)],
+                   [["Plan design", *(_marked(r["plan_design_id"], r) for r in rows)], *figures])
     if compliance_csv:
         table += compliance.panel_html(compliance.read_csv(compliance_csv))
+    key = _DESIGN_CHANGE_KEY if any(map(design_change, rows)) else ""
     _write_text(out, _page(f"Scenario {sid}: key figures by year",
-                           f"Plan design {design}. From {summary_csv}; headcounts and rates are at year end, "
-                           "money is for the plan year.", table))
+                           f"Plan design {_designs(rows)}. From {summary_csv}; headcounts and rates are at year end, "
+                           f"money is for the plan year.{key}", table))
 
 
 def comparison_rows(summaries: Mapping[str, str | Path]) -> list[dict[str, Any]]:
@@ -440,7 +500,9 @@ def comparison_rows(summaries: Mapping[str, str | Path]) -> list[dict[str, Any]]
 
 def write_comparison(summaries: Mapping[str, str | Path], csv_out: str | Path, html_out: str | Path) -> list[dict]:
     """The comparison table: one row per scenario x year with every summary figure (CSV),
-    and the key figures side by side, one table per figure (HTML)."""
+    and the key figures side by side, one table per figure (HTML), after the plan design of
+    each scenario and year. A scenario-year whose plan design changed is marked in every
+    table as in :func:`write_summary_html`, the change written out in the plan design table."""
     rows = comparison_rows(summaries)
     fields = list(SUMMARY_FIELDS)
     csv_out = Path(csv_out)
@@ -453,13 +515,16 @@ def write_comparison(summaries: Mapping[str, str | Path], csv_out: str | Path, h
 
     years = sorted({r["simulation_year"] for r in rows})
     by_key = {(r["scenario_id"], r["simulation_year"]): r for r in rows}
-    blocks = []
-    for field in KEY_FIGURES:
+
+    def block(title: str, cell: Callable[[Mapping[str, Any]], _Cell]) -> str:
         table = _table(["scenario", *map(str, years)],
-                       ([sid, *(format_figure(field, by_key.get((sid, y), {}).get(field)) for y in years)]
-                        for sid in summaries))
-        blocks.append(f"<h2>{html.escape(FIGURES[field][0])}</h2>\n{table}")
+                       ([sid, *(cell(by_key.get((sid, y), {})) for y in years)] for sid in summaries))
+        return f"<h2>{html.escape(title)}</h2>\n{table}"
+
+    blocks = [block("Plan design", lambda r: _marked(r.get("plan_design_id", ""), r, shown=True))]
+    blocks += [block(FIGURES[f][0], lambda r, f=f: _marked(format_figure(f, r.get(f)), r)) for f in KEY_FIGURES]
+    key = _DESIGN_CHANGE_KEY if any(map(design_change, rows)) else ""
     _write_text(html_out, _page("Scenario comparison",
                                 f"{len(summaries)} scenario(s): {', '.join(summaries)}. Every figure of every "
-                                f"year is in {csv_out.name}.", "".join(blocks)))
+                                f"year is in {csv_out.name}.{key}", "".join(blocks)))
     return rows

@@ -36,6 +36,9 @@ def read_csv(path: Path) -> list[dict[str, str]]:
 
 
 def as_number(text: str):
+    """A summary.csv field as the workbook holds it: an empty field is an empty cell."""
+    if text == "":
+        return None
     try:
         return int(text)
     except ValueError:
