@@ -16,7 +16,8 @@ UNIT_TESTS = {"balances_vesting_cliff_3_and_graded_6_by_service_year",
               "balances_termination_after_two_years_forfeits_the_non_vested_part",
               "balances_roll_forward_year_one", "balances_roll_forward_year_two",
               "balances_full_vesting_at_normal_retirement_age_and_on_retirement",
-              "balances_break_in_service_timing_and_cash_out", "balances_vesting_service_counted_in_hours"}
+              "balances_break_in_service_timing_and_cash_out", "balances_vesting_service_counted_in_hours",
+              "balances_schedule_change_never_lowers_a_vested_share"}
 SPEC = "dbt/models/intermediate/plan/_balances_unit_tests.yml"
 
 

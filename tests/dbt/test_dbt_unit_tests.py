@@ -16,7 +16,7 @@ from plansim.errors import QualityGateError
 UNIT_TESTS = {"contributions_match_limits_and_proration", "contributions_match_on_eligible_pay",
               "contributions_follow_pay_dates", "contributions_match_true_up",
               "contributions_415c_excess_deferral_is_catch_up", "contributions_415c_refunds_deferrals_first",
-              "contributions_415c_employer_first", "contributions_mid_year_formula_change", "escalation_stops_at_the_cap",
+              "contributions_415c_employer_first", "contributions_mid_year_formula_change", "eligibility_under_a_design_timeline", "escalation_stops_at_the_cap",
               "escalation_scope_and_first_escalation_opt_out", "opt_out_window_crosses_the_year_end",
               # plan money (issue 19): service/points-graded formulas, Roth and 414(v)(7) catch-up, allocation
               # conditions (last day, hours, retirement waiver, withheld match), new elections' Roth draw
@@ -36,7 +36,8 @@ WORKFORCE_UNIT_TESTS = {"merit_cutoff_and_cola_by_hire_date", "merit_prorated_by
 
 
 def run_unit_tests(project, tmp_path):
-    return build_unit_tests(project, tmp_path, ["+int_employee_contributions", "+int_deferral_rate_escalation_events"])
+    return build_unit_tests(project, tmp_path, ["+int_employee_contributions", "+int_deferral_rate_escalation_events",
+                                                "int_eligibility_events"])
 
 
 def test_unit_tests_pass(tmp_path, monkeypatch):
