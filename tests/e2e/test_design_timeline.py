@@ -14,10 +14,9 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 import pytest
-import yaml
 
 from conftest import base_config, copy_workflow, snakemake, write_config
-from test_orchestration import planned_jobs
+from test_orchestration import edited_config, planned_jobs
 
 pytestmark = pytest.mark.slow
 
@@ -132,25 +131,21 @@ def test_a_formula_change_on_jul_1_pays_the_old_match_before_it_and_the_new_afte
 
 
 def test_editing_the_design_that_applies_from_year_three_reruns_years_three_on_only(switch_run):
-    path = switch_run / "config.yaml"
-    original = path.read_text()
-    cfg = yaml.safe_load(original)
-    cfg["scenarios"]["switch"]["plan_design_id"][2027]["match_tiers"] = [{"from": 0.0, "to": 0.06, "rate": 1.0}]
-    write_config(switch_run, cfg)
-    try:
+    def richer_2027(cfg):
+        cfg["scenarios"]["switch"]["plan_design_id"][2027]["match_tiers"] = RICH_MATCH
+
+    with edited_config(switch_run, richer_2027):
         proc = snakemake(switch_run, "-n", "--cores", "1", "results/switch/summary.csv")
-        jobs = planned_jobs(proc)
-        assert jobs.get("build_plan_year") == 2 and jobs.get("audit_year") == 2, jobs
-        assert "build_workforce_year" not in jobs and "stage_census" not in jobs, jobs
-        blocks = [b for b in proc.stdout.split("\nrule ")[1:] if b.startswith(("build_plan_year:", "audit_year:"))]
-        years = {b.split(":")[0]: set() for b in blocks}
-        reasons = {}
-        for block in blocks:
-            year = int(re.search(r"wildcards: scenario=switch, year=(\d{4})", block).group(1))
-            years[block.split(":")[0]].add(year)
-            reasons.setdefault(year, re.search(r"reason: ([^\n]+)", block).group(1))
-        assert years == {"build_plan_year": {2027, 2028}, "audit_year": {2027, 2028}}, years
-        assert reasons[2027].startswith("Params have changed"), reasons[2027][:200]
-        assert reasons[2028].startswith("Input files updated by another job"), reasons[2028][:200]
-    finally:
-        path.write_text(original)
+    jobs = planned_jobs(proc)
+    assert jobs.get("build_plan_year") == 2 and jobs.get("audit_year") == 2, jobs
+    assert "build_workforce_year" not in jobs and "stage_census" not in jobs, jobs
+    blocks = [b for b in proc.stdout.split("\nrule ")[1:] if b.startswith(("build_plan_year:", "audit_year:"))]
+    years: dict[str, set[int]] = {}
+    reasons = {}
+    for block in blocks:
+        year = int(re.search(r"wildcards: scenario=switch, year=(\d{4})", block).group(1))
+        years.setdefault(block.split(":")[0], set()).add(year)
+        reasons.setdefault(year, re.search(r"reason: ([^\n]+)", block).group(1))
+    assert years == {"build_plan_year": {2027, 2028}, "audit_year": {2027, 2028}}, years
+    assert reasons[2027].startswith("Params have changed"), reasons[2027][:200]
+    assert reasons[2028].startswith("Input files updated by another job"), reasons[2028][:200]

@@ -4,6 +4,7 @@ int_employee_contributions per year, configurable threads."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import time
@@ -41,6 +42,20 @@ def files_state(folder: Path) -> dict[str, tuple[int, bytes]]:
 
 def checksums(wd: Path, scenario: str, year: int) -> dict:
     return json.loads((wd / "results" / scenario / str(year) / "done").read_text())["content_checksums"]
+
+
+@contextlib.contextmanager
+def edited_config(wd: Path, edit):
+    """``wd``'s config.yaml with ``edit(cfg)`` applied for the block, then put back as it was."""
+    path = wd / "config.yaml"
+    original = path.read_text()
+    cfg = yaml.safe_load(original)
+    edit(cfg)
+    write_config(wd, cfg)
+    try:
+        yield cfg
+    finally:
+        path.write_text(original)
 
 
 def break_model(wd: Path, relative: str, old: str, new: str) -> None:
@@ -153,11 +168,7 @@ def test_rerunning_a_year_replaces_it_identically_and_reruns_later_years(chained
 
 
 def test_a_plan_design_change_reruns_only_plan_phases_from_the_start_year(chained):
-    cfg = yaml.safe_load((chained / "config.yaml").read_text())
-    original = (chained / "config.yaml").read_text()
-    cfg["plan_designs"]["standard"]["match_tiers"][1]["rate"] = 0.75
-    write_config(chained, cfg)
-    try:
+    with edited_config(chained, lambda cfg: cfg["plan_designs"]["standard"]["match_tiers"][1].update(rate=0.75)) as cfg:
         proc = snakemake(chained, "-n", "--cores", "1", "results/tiny/2027/done")
         jobs = planned_jobs(proc)
         assert jobs.get("build_plan_year") == 3 and jobs.get("audit_year") == 3, jobs
@@ -171,8 +182,6 @@ def test_a_plan_design_change_reruns_only_plan_phases_from_the_start_year(chaine
         write_config(chained, cfg)
         jobs = planned_jobs(snakemake(chained, "-n", "--cores", "1", "results/tiny/2027/done"))
         assert jobs.get("build_workforce_year") == 3 and jobs.get("build_plan_year") == 3, jobs
-    finally:
-        (chained / "config.yaml").write_text(original)
 
 
 def test_editing_a_model_reruns_only_the_phases_that_build_it(chained):

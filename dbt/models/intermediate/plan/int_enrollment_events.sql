@@ -116,8 +116,10 @@ voluntary as (
 {%- endif %}
 
 carried_opt_outs as (
-    -- opt-outs of last year's auto-enrollments whose drawn day fell after Dec 31
-    select workforce.employee_id, prior_state.pending_opt_out_date as opt_out_date, prior_state.deferral_rate
+    -- opt-outs of last year's auto-enrollments (or sweeps) whose drawn day fell after Dec 31
+    select workforce.employee_id, prior_state.pending_opt_out_date as opt_out_date, prior_state.deferral_rate,
+           case when prior_state.enrollment_source = 'enrollment_sweep' then 'enrollment_sweep'
+                else 'auto_enrollment' end as enrollment_source
     from workforce
     inner join prior_state on workforce.employee_id = prior_state.employee_id
     where prior_state.is_enrolled
@@ -139,7 +141,7 @@ events as (
     from auto_enrolled
     where draws_opt_out and opt_out_date_drawn <= last_day_employed
     union all
-    select employee_id, 'opt_out', 'auto_enrollment', opt_out_date, deferral_rate::decimal(9, 6),
+    select employee_id, 'opt_out', enrollment_source, opt_out_date, deferral_rate::decimal(9, 6),
            0::decimal(9, 6), null::date, null::decimal(9, 6)
     from carried_opt_outs
     union all
