@@ -6,6 +6,7 @@ change within a year is hand-computed in the dbt unit test contributions_mid_yea
 
 from __future__ import annotations
 
+import csv
 import json
 import math
 import re
@@ -17,6 +18,8 @@ import pytest
 
 from conftest import base_config, copy_workflow, snakemake, write_config
 from test_orchestration import edited_config, planned_jobs
+from test_reports import run_chromium
+from test_workbook_libreoffice import VALUES, convert
 
 pytestmark = pytest.mark.slow
 
@@ -33,7 +36,8 @@ SCENARIO_DERIVED = {"scenario_id", "event_id"}
 def switch_run(tmp_path_factory) -> Path:
     wd = copy_workflow(tmp_path_factory.mktemp("timeline") / "wf")
     write_config(wd, base_config(end_year=2028, scenarios={"switch": {"plan_design_id": TIMELINE}}))
-    snakemake(wd, "--cores", "2", "results/switch/summary.csv")
+    snakemake(wd, "--cores", "2", "results/switch/summary.csv", "results/switch/summary.html",
+              "results/switch/switch.xlsx")
     return wd
 
 
@@ -128,6 +132,23 @@ def test_a_formula_change_on_jul_1_pays_the_old_match_before_it_and_the_new_afte
     shares = [match / pay for match, pay in rows]
     assert all(0.04 + 1e-4 < share < 0.06 - 1e-4 for share in shares), (min(shares), max(shares))
     assert 0.0485 < sum(shares) / len(shares) < 0.0515
+
+
+def test_the_summary_page_and_the_workbook_mark_the_changes_as_chromium_and_libreoffice_read_them(switch_run, tmp_path):
+    page = switch_run / "results/switch/summary.html"
+    dom = run_chromium(tmp_path, "--dump-dom", page.resolve().as_uri())
+    assert dom.returncode == 0 and "Uncaught" not in dom.stderr, dom.stderr[-3000:]
+    head = dom.stdout.split("<thead>", 1)[1].split("</thead>", 1)[0]
+    for date in ("2027-01-01", "2028-07-01"):
+        assert f"design changed: {date} → standard" in head, head
+    assert "<th>2025</th>" in head and "<th>2026</th>" in head  # years under an unchanged design: plain headings
+    assert head.count('class="design-change"') == 2
+    convert([switch_run / "results/switch/switch.xlsx"], VALUES, tmp_path / "values", tmp_path / "profile")
+    with open(tmp_path / "values" / "switch-Summary.csv", newline="", encoding="utf-8") as fh:
+        rows = list(csv.DictReader(fh))
+    assert [(r["simulation_year"], r["plan_design_id"], r["plan_design_change_date"]) for r in rows] == [
+        ("2025", "no_auto", ""), ("2026", "no_auto", ""), ("2027", "standard", "2027-01-01"),
+        ("2028", "standard", "2028-07-01")]
 
 
 def test_editing_the_design_that_applies_from_year_three_reruns_years_three_on_only(switch_run):
