@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import re
 from decimal import ROUND_HALF_UP, Decimal
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -96,10 +98,23 @@ def test_same_config_gives_identical_content_and_another_seed_differs(tiny_run, 
     assert terminated(other) != terminated(tiny_run)
 
 
+def _job_span(log: Path) -> tuple[int, int]:
+    """Seconds of the day of a job's first and last log line ("HH:MM:SS message", plansim.jobs)."""
+    stamps = [line[:8] for line in log.read_text().splitlines() if re.match(r"\d\d:\d\d:\d\d ", line)]
+    h0, m0, s0 = map(int, stamps[0].split(":"))
+    h1, m1, s1 = map(int, stamps[-1].split(":"))
+    return h0 * 3600 + m0 * 60 + s0, h1 * 3600 + m1 * 60 + s1
+
+
 def test_two_scenarios_run_in_parallel_without_lock_errors(workdir):
-    cfg = tiny_config(end_year=2026, scenarios={"tiny_a": {}, "tiny_b": {"workforce": {"target_growth_rate": 0.10}}})
+    # one dbt thread a job: --cores 2 then runs a phase of each scenario at once (duckdb=2 in the profile)
+    cfg = tiny_config(end_year=2026, dbt_threads=1,
+                      scenarios={"tiny_a": {}, "tiny_b": {"workforce": {"target_growth_rate": 0.10}}})
     write_config(workdir, cfg)
     proc = snakemake(workdir, "--cores", "2")
+    spans = {sid: [_job_span(p) for p in (workdir / "logs" / sid).glob("*/build_*_year.log")] for sid in ("tiny_a", "tiny_b")}
+    assert any(max(a[0], b[0]) < min(a[1], b[1]) for a in spans["tiny_a"] for b in spans["tiny_b"]), \
+        f"no phase job of tiny_a ran while one of tiny_b did: {spans}"
     for scenario in ("tiny_a", "tiny_b"):
         summary = pd.read_csv(workdir / "results" / scenario / "summary.csv")
         assert list(summary.simulation_year) == [2025, 2026]
@@ -122,4 +137,7 @@ def test_dag_renders_with_graphviz(tiny_run, tmp_path):
     assert svg.lstrip().startswith("<?xml") and "<svg" in svg
     for rule in ("stage_census", "build_workforce_year", "build_plan_year", "audit_year"):
         assert rule in svg
-    assert "year: 2027" in svg or "2027" in svg
+    # one node per year of the chain, each labelled with its year as the picture shows it
+    for year in (2025, 2026, 2027):
+        assert dag.count(f'label = "build_workforce_year\\nyear: {year}"') == 1, year
+        assert f">year: {year}</text>" in svg, year

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -15,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from conftest import BIN, process_tree, snakemake, tiny_config, wait_for, write_config
+from plansim.db import BASE_DELAY, MAX_DELAY
 
 pytestmark = [pytest.mark.slow, pytest.mark.fault]
 
@@ -101,8 +103,13 @@ def test_a_briefly_held_database_is_retried_with_backoff_and_the_year_completes(
     log = log_path.read_text()
     retries = [line for line in log.splitlines() if retry_text in line]
     assert len(retries) >= 2, log[-2000:]
-    delays = [float(line.rsplit(" in ", 1)[1].rstrip("s")) for line in retries]
-    assert all(d >= 0 for d in delays)
+    # bounded exponential backoff with full jitter: retry k waits at most min(MAX_DELAY, BASE_DELAY x 2^k),
+    # attempts numbered 1, 2, ... in order, and all the waits fit in PLANSIM_LOCK_MAX_WAIT
+    steps = [re.search(r"retry (\d+) in ([0-9.]+)s", line).groups() for line in retries]
+    attempts, delays = [int(a) for a, _ in steps], [float(d) for _, d in steps]
+    assert attempts == list(range(1, len(attempts) + 1)), attempts
+    assert all(0 <= d <= min(MAX_DELAY, BASE_DELAY * 2 ** k) + 0.005 for k, d in zip(attempts, delays)), steps
+    assert sum(delays) <= 90, steps
     assert (wd / "results/tiny/2026/done").exists()
 
 

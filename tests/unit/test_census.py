@@ -10,7 +10,6 @@ import csv
 import datetime
 import gzip
 import re
-import time
 from decimal import Decimal
 from pathlib import Path
 
@@ -455,14 +454,12 @@ def test_bad_last_row_of_a_large_file_is_reported(tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
-def test_million_row_census_validates_fast_and_reports_last_row(tmp_path: Path) -> None:
+def test_million_row_census_validates_and_reports_last_row(tmp_path: Path) -> None:
+    # how long it takes is make bench's to measure, not a timed assertion here
     path = tmp_path / "million.csv"
     _big_csv_with_bad_last_row(path, 1_000_000)
-    started = time.perf_counter()
     message = str(_raises(path))
-    elapsed = time.perf_counter() - started
     assert "annual_compensation is not > 0: 1 row: row 1000000 (line 1000001, employee_id EMP_LAST) '-5'" in message
-    assert elapsed < 30, f"validation of 1M rows took {elapsed:.1f}s"
     # without the bad row, the file stages
     path.write_bytes(path.read_bytes().rstrip(b"\n").rsplit(b"\n", 1)[0] + b"\n")
     summary = stage_census(path, tmp_path / "million.parquet", CENSUS_DATE)

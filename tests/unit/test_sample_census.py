@@ -6,7 +6,6 @@ import datetime
 import os
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -120,9 +119,7 @@ def test_rejects_bad_row_count() -> None:
 
 
 @pytest.mark.slow
-def test_million_rows_generate_quickly(tmp_path: Path) -> None:
-    started = time.perf_counter()
+def test_million_rows_generate_and_validate(tmp_path: Path) -> None:
+    # how long it takes is make bench's to measure, not a timed assertion here
     path = write_census(tmp_path / "million.csv", 1_000_000, 42)
-    elapsed = time.perf_counter() - started
-    assert elapsed < 20, f"1M rows took {elapsed:.1f}s"
     assert validate_census(path, CENSUS_DATE).rows == 1_000_000
