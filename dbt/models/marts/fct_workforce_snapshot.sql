@@ -6,7 +6,7 @@
 -#}
 {{ config(
     unique_key=['scenario_id', 'plan_design_id', 'employee_id', 'simulation_year'],
-    tags=['marts', 'final_output']
+    tags=['marts']
 ) }}
 
 with workforce as (

@@ -5,7 +5,7 @@
 -#}
 {{ config(
     unique_key=['scenario_id', 'plan_design_id', 'simulation_year', 'event_id'],
-    tags=['marts', 'final_output']
+    tags=['marts']
 ) }}
 
 with hires as (

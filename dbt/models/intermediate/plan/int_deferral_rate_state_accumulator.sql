@@ -13,7 +13,7 @@
 -#}
 {{ config(
     unique_key=['scenario_id', 'plan_design_id', 'employee_id', 'simulation_year', 'as_of_month'],
-    tags=['deferral_pipeline', 'state_accumulator']
+    tags=['deferral_pipeline']
 ) }}
 
 with timeline as (

@@ -8,7 +8,7 @@
 -#}
 {{ config(
     unique_key=['scenario_id', 'plan_design_id', 'employee_id', 'simulation_year'],
-    tags=['deferral_pipeline', 'state_accumulator']
+    tags=['deferral_pipeline']
 ) }}
 
 with december as (
