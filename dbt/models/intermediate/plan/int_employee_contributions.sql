@@ -264,6 +264,7 @@ yearly as (
         sum(eligible_pay * deposit_year_share) as eligible_pay_share_weighted,
         {%- if segmented %}
         sum(core) as period_core,
+        sum(core * deposit_year_share) as core_share_weighted,
         {%- for f in formulas %}
         coalesce(sum(deferral) filter (where design_segment = {{ loop.index0 }}), 0) as deferral_{{ loop.index0 }},
         coalesce(sum(eligible_pay) filter (where design_segment = {{ loop.index0 }}), 0) as eligible_pay_{{ loop.index0 }},
@@ -524,9 +525,16 @@ final as (
         {%- if core_gated %}
         0::decimal(9, 6) as core_year_share,
         {%- else %}
+        {%- if segmented %}
+        -- the core of each period at its pay date (formulas differ across the year)
+        case when employer_core_amount > 0 and period_core > 0
+             then round(core_share_weighted / period_core, 6) else 0 end::decimal(9, 6)
+            as core_year_share,
+        {%- else %}
         case when employer_core_amount > 0 and eligible_plan_compensation > 0
              then round(eligible_pay_share_weighted / eligible_plan_compensation, 6) else 0 end::decimal(9, 6)
             as core_year_share,
+        {%- endif %}
         {%- endif %}
         (elective_deferral_limit + catch_up_limit)::decimal(18, 2) as deferral_limit_applied,
         additions_limit_applied::decimal(18, 2) as annual_additions_limit_applied,
