@@ -49,7 +49,12 @@ def as_number(text: str):
 
 
 def sheet_rows(ws) -> list[tuple]:
-    return [row for row in ws.iter_rows(values_only=True)]
+    """The sheet's rows, each as wide as the header: openpyxl's read-only mode leaves out a row's
+    trailing empty cells (an empty last column, e.g. plan_design_change_date of a year without a
+    change, is no cell at all in the file)."""
+    rows = list(ws.iter_rows(values_only=True))
+    width = max((len(r) for r in rows), default=0)
+    return [tuple(row) + (None,) * (width - len(row)) for row in rows]
 
 
 def workbook(wd: Path, scenario: str):
