@@ -578,9 +578,8 @@ def _semantic_problems(scn: dict, where: str, base_dir: Path) -> list[str]:
 # What a change of design within a plan year may change: the contribution formulas, applied per
 # pay period by pay date (and a sweep, which is an event of its own date). Everything else is a
 # plan-year rule (eligibility, enrollment, escalation, vesting, conditions, limits, testing).
-MID_YEAR_KEYS = ("match_tiers", "match_tier_bands", "core_contribution_rate", "core_contribution_bands",
-                 "enrollment_sweeps")
-FORMULA_KEYS = MID_YEAR_KEYS[:4]
+FORMULA_KEYS = ("match_tiers", "match_tier_bands", "core_contribution_rate", "core_contribution_bands")
+MID_YEAR_KEYS = (*FORMULA_KEYS, "enrollment_sweeps")
 
 
 def _dates_as_text(value: Any) -> Any:
@@ -819,8 +818,8 @@ def resolve_config(raw: dict, base_dir: str | Path = ".", source: str = "config"
             design["enrollment_sweeps"] = [_fill_defaults(sweep, schema["$defs"]["plan_design"]["properties"]
                                                           ["enrollment_sweeps"]["items"], schema)
                                            for sweep in design["enrollment_sweeps"]]
-            step_errs = _schema_errors(design, schema["$defs"]["plan_design"], schema, f"{at.rsplit('.plan_design_id', 1)[0]}.plan_design"
-                                       if isinstance(spec, str) else at)
+            step_errs = _schema_errors(design, schema["$defs"]["plan_design"], schema,
+                                       f"{where}.plan_design" if isinstance(spec, str) else at)
             errs.extend(step_errs)
             if not step_errs:
                 timeline.append({"from": start, "plan_design_id": design_id, "plan_design": design, "where": at})
