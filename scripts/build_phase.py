@@ -6,9 +6,9 @@ from plansim.preflight import ensure_preflight
 
 def main(smk, log):
     scenario = scenario_of(smk)
-    ensure_preflight(scenario, log)
+    manifest = ensure_preflight(scenario, log)
     report = run_phase(scenario, int(smk.wildcards.year), smk.params.phase, smk.params.selector,
-                       dict(smk.output.items()), log)
+                       dict(smk.output.items()), log, manifest=manifest)
     write_json(smk.output.marker, report)
 
 

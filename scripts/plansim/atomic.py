@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -46,4 +47,10 @@ def _fsync_dir(directory: Path) -> None:
 def write_text(target: str | os.PathLike[str], text: str) -> Path:
     with replacing(target) as tmp:
         tmp.write_text(text, encoding="utf-8")
+    return Path(target)
+
+
+def copy_file(source: str | os.PathLike[str], target: str | os.PathLike[str]) -> Path:
+    with replacing(target) as tmp:
+        shutil.copyfile(source, tmp)
     return Path(target)

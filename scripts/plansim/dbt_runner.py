@@ -1,6 +1,15 @@
 """One dbt invocation: project/profiles dirs, per-scenario target and log paths, the full
 variable scope, threads, and the scenario's DuckDB file. Runs dbt in-process (dbtRunner),
 so a Snakemake ``script:`` job pays for one Python process, not two.
+
+A year's job does not parse the project: it hands dbt the manifest the scenario's pre-flight
+parsed (``manifest=``). dbt re-parses everything whenever ``--vars`` differ from the saved
+manifest's, and the year is a var, so without this every year paid a full parse (~6 s here).
+That is sound because parsing depends on no var in this project: refs and configs are the
+same whatever the vars (a ref under a var condition is taken at parse time regardless, see
+int_employee_balances), and every var() in SQL and in test arguments is rendered when the
+node is compiled, with the job's own ``--vars``. tests/unit/test_manifest_reuse.py holds the
+project to that.
 """
 
 from __future__ import annotations
@@ -26,9 +35,27 @@ class DbtOutcome:
     sql_seconds: float
     nodes: dict[str, int] = field(default_factory=dict)  # status -> count
 
+    manifest: str = "parsed"  # "parsed" by this call, or "reused" (the pre-flight's)
+    manifest_seconds: float = 0.0  # loading the reused manifest
+
     def as_dict(self) -> dict:
         return {"command": self.command, "seconds": round(self.seconds, 3),
-                "sql_seconds": round(self.sql_seconds, 3), "nodes": self.nodes}
+                "sql_seconds": round(self.sql_seconds, 3), "nodes": self.nodes,
+                "manifest": self.manifest, "manifest_seconds": round(self.manifest_seconds, 3)}
+
+
+# dbt saves the manifest it parsed here, under the call's --target-path.
+SAVED_MANIFEST = "partial_parse.msgpack"
+
+
+def load_manifest(path: str | Path):
+    """The manifest dbt saved at ``path`` (its partial-parse file), ready to hand to dbtRunner."""
+    from dbt.contracts.graph.manifest import Manifest
+    from dbt.parser.manifest import extended_mashumuro_decoder
+
+    manifest = Manifest.from_msgpack(Path(path).read_bytes(), decoder=extended_mashumuro_decoder)
+    manifest.build_flat_graph()
+    return manifest
 
 
 def scenario_paths(results_dir: str | Path, scenario_id: str) -> dict[str, Path]:
@@ -53,8 +80,9 @@ def _failures(result) -> list[str]:
 
 
 def invoke(args: list[str], *, database: str | Path, target_path: str | Path, log_path: str | Path,
-           dbt_vars: dict, threads: int, what: str, log=print) -> DbtOutcome:
-    """Run ``dbt <args>`` with the full scope; raise PlansimError naming what failed."""
+           dbt_vars: dict, threads: int, what: str, log=print, manifest: str | Path | None = None) -> DbtOutcome:
+    """Run ``dbt <args>`` with the full scope; raise PlansimError naming what failed.
+    ``manifest``: a manifest dbt saved (:data:`SAVED_MANIFEST`) to use instead of parsing."""
     from dbt.cli.main import dbtRunner
 
     in_memory = str(database) == ":memory:"
@@ -71,9 +99,20 @@ def invoke(args: list[str], *, database: str | Path, target_path: str | Path, lo
         # (bounded exponential backoff + jitter; a clear error naming the PID after that).
         connect(database, log=log).close()
 
+    loaded, manifest_seconds = None, 0.0
+    if manifest is not None:
+        started = time.perf_counter()
+        loaded = load_manifest(manifest)
+        manifest_seconds = time.perf_counter() - started
+        # The database's name (the file's stem) is written into each node at parse time.
+        parsed_for = {node.database for node in loaded.nodes.values() if node.resource_type == "model"}
+        if parsed_for != {"memory" if in_memory else Path(database).stem}:
+            log(f"{what}: the saved manifest was parsed for database {sorted(parsed_for)}; parsing again")
+            loaded = None
+
     def run():
         started = time.perf_counter()
-        res = dbtRunner().invoke(full)
+        res = dbtRunner(manifest=loaded).invoke(full)
         elapsed = time.perf_counter() - started
         if res.exception is not None:
             raise res.exception
@@ -86,7 +125,8 @@ def invoke(args: list[str], *, database: str | Path, target_path: str | Path, lo
         status = str(getattr(node_result, "status", "")).lower().split(".")[-1]
         nodes[status] = nodes.get(status, 0) + 1
         sql_seconds += float(getattr(node_result, "execution_time", 0.0) or 0.0)
-    outcome = DbtOutcome(" ".join(["dbt", *args]), elapsed, sql_seconds, nodes)
+    outcome = DbtOutcome(" ".join(["dbt", *args]), elapsed, sql_seconds, nodes,
+                         "parsed" if loaded is None else "reused", manifest_seconds)
     if not res.success:
         failures = _failures(res.result)
         if failures:

@@ -60,7 +60,8 @@ def year_vars(scn: dict, year: int, results: str = RESULTS) -> dict:
 
 
 def run_phase(scn: dict, year: int, phase: str, selector: str, outputs: dict[str, str], log,
-              results: str = RESULTS) -> dict:
+              results: str = RESULTS, manifest: str | Path | None = None) -> dict:
+    """``manifest``: the scenario's parsed manifest (the pre-flight's), or None to parse."""
     sid, pid = scn["scenario_id"], year_scenario(scn, year)["plan_design_id"]  # the rows' design: the year's
     paths = scenario_paths(results, sid)
     what = f"scenario {sid}, year {year}, {phase} phase"
@@ -72,7 +73,7 @@ def run_phase(scn: dict, year: int, phase: str, selector: str, outputs: dict[str
     # Unit tests (formula checks on hand-built rows) run once per scenario in the pre-flight.
     outcome = invoke(["build", "--selector", selector, "--exclude-resource-type", "unit_test"], database=paths["database"], target_path=paths["target"],
                      log_path=paths["logs"], dbt_vars=year_vars(scn, year, results),
-                     threads=scn["dbt_threads"], what=what, log=log)
+                     threads=scn["dbt_threads"], what=what, log=log, manifest=manifest)
     rows = {}
     with connect(paths["database"], log=log) as con:
         if phase == "workforce":

@@ -1,9 +1,13 @@
 """The scenario's pre-flight: before a scenario's first job writes anything after a change.
 
-One `dbt build --empty` (data tests excluded, unit tests included) in an in-memory
+One `dbt build --empty` (data tests excluded, unit tests included) in a scratch
 database on a zero-row file with the staged census's columns: it compiles every model,
 executes its SQL on empty inputs and runs the formula unit tests, so a Jinja, SQL or binder
 error fails in seconds and nothing is written under results/.
+
+The manifest dbt parses for it is kept beside the stamp (``<key>.msgpack``): every year's job
+of the scenario hands it to dbt instead of parsing again (plansim.dbt_runner), so a scenario
+pays one full parse however many years it runs.
 
 It is keyed by the content of the dbt project and the resolved scenario: the first job of
 the scenario to run after either changed does the pre-flight, records a stamp under
@@ -17,14 +21,17 @@ from __future__ import annotations
 
 import hashlib
 import json
+import shutil
 from pathlib import Path
 
 import duckdb
 
+from plansim.atomic import copy_file, write_text
+
 from plansim.census import CANONICAL_COLUMNS
 from plansim.config import config_hash, dbt_vars
 from plansim.db import sql_literal
-from plansim.dbt_runner import DBT_DIR, invoke, scenario_paths
+from plansim.dbt_runner import DBT_DIR, SAVED_MANIFEST, invoke, scenario_paths
 
 SKIP_DIRS = {"target", "logs", "dbt_packages"}
 
@@ -46,21 +53,29 @@ def empty_census(path: Path) -> Path:
 
 
 def ensure_preflight(scn: dict, log, results: str = "results") -> Path:
-    """Run the pre-flight unless this code + config already passed it; return the stamp."""
+    """Run the pre-flight unless this code + config already passed it; return the manifest it
+    parsed (what the scenario's dbt calls use instead of parsing)."""
     sid = scn["scenario_id"]
     folder = scenario_paths(results, sid)["target"].parent / "preflight"
     key = f"{project_hash()}-{config_hash(scn)}"
-    stamp = folder / f"{key}.json"
-    if stamp.exists():
-        return stamp
+    stamp, manifest = folder / f"{key}.json", folder / f"{key}.msgpack"
+    if stamp.exists() and manifest.exists():
+        return manifest
     what = f"scenario {sid}, pre-flight"
     log(f"{what}: dbt build --empty (code or config changed)")
     empty = str(empty_census(folder / "empty_census.parquet").resolve())
+    # A scratch file named like the scenario's: dbt writes the database's name (the file's stem)
+    # into every node at parse time, and the jobs reuse this parse.
+    scratch = folder / "scratch" / scenario_paths(results, sid)["database"].name
+    shutil.rmtree(scratch.parent, ignore_errors=True)
     outcome = invoke(["build", "--empty", "--selector", "year_simulation", "--exclude-resource-type", "test"],
-                     database=":memory:", target_path=folder / "target", log_path=scenario_paths(results, sid)["logs"],
-                     dbt_vars=dbt_vars(scn, scn["start_year"], empty, empty), threads=1, what=what, log=log)
-    for old in folder.glob("*.json"):
+                     database=scratch, target_path=folder / "target", log_path=scenario_paths(results, sid)["logs"],
+                     dbt_vars=dbt_vars(scn, scn["start_year"], empty, empty), threads=scn["dbt_threads"],
+                     what=what, log=log)
+    shutil.rmtree(scratch.parent, ignore_errors=True)
+    for old in [*folder.glob("*.json"), *folder.glob("*.msgpack")]:
         old.unlink()
-    stamp.write_text(json.dumps({"scenario_id": sid, "key": key, "empty_build": outcome.as_dict()}, indent=2))
+    copy_file(folder / "target" / SAVED_MANIFEST, manifest)
+    write_text(stamp, json.dumps({"scenario_id": sid, "key": key, "empty_build": outcome.as_dict()}, indent=2))
     log(f"{what}: ok ({outcome.nodes})")
-    return stamp
+    return manifest
