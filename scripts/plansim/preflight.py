@@ -27,7 +27,6 @@ from pathlib import Path
 import duckdb
 
 from plansim.atomic import copy_file, write_text
-
 from plansim.census import CANONICAL_COLUMNS
 from plansim.config import config_hash, dbt_vars
 from plansim.db import sql_literal
