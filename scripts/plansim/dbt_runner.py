@@ -106,7 +106,7 @@ def invoke(args: list[str], *, database: str | Path, target_path: str | Path, lo
         manifest_seconds = time.perf_counter() - started
         # The database's name (the file's stem) is written into each node at parse time.
         parsed_for = {node.database for node in loaded.nodes.values() if node.resource_type == "model"}
-        if parsed_for != {"memory" if in_memory else Path(database).stem}:
+        if parsed_for != {Path(database).stem}:
             log(f"{what}: the saved manifest was parsed for database {sorted(parsed_for)}; parsing again")
             loaded = None
 

@@ -129,6 +129,18 @@ def test_threads_come_from_config(chained):
             assert re.findall(r"Concurrency: (\d+) threads", log) == ["1"], (year, phase)
 
 
+def test_the_scenario_is_parsed_once_and_every_year_reuses_that_parse(chained):
+    """One full dbt parse per scenario (the pre-flight's); each year's phases load its manifest."""
+    logs = sorted((chained / "logs/tiny").rglob("*.log"))
+    parses = [log.name for log in logs if log.parent.name != "dbt" for _ in
+              re.findall(r"(?m)^.*(?:Starting full parse|Unable to do partial parsing).*$", log.read_text())]
+    assert parses == ["stage_census.log"], parses
+    for year in (2025, 2026, 2027):
+        for phase in ("workforce", "plan"):
+            marker = json.loads((chained / f"results/tiny/{year}/{phase}_phase.json").read_text())
+            assert marker["dbt"]["manifest"] == "reused", (year, phase, marker["dbt"])
+
+
 def test_contributions_are_built_once_per_year_in_the_plan_phase(chained):
     for year in (2025, 2026, 2027):
         plan_log = (chained / f"logs/tiny/{year}/build_plan_year.log").read_text()

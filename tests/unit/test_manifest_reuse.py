@@ -60,7 +60,3 @@ def test_what_dbt_takes_at_parse_time_does_not_depend_on_a_var(two_parses):
     assert not differing, ("these nodes' dependencies, config or test arguments depend on a var, so a "
                            f"reused manifest would run them wrong: {differing[:10]}")
 
-
-def test_the_jobs_reuse_a_manifest_whose_nodes_name_the_scenario_database(two_parses):
-    # the pre-flight parses against a scratch file named like the scenario's DuckDB file
-    assert {n.database for n in two_parses[0].nodes.values() if n.resource_type == "model"} == {"simulation"}
