@@ -42,5 +42,7 @@ rule finalize_scenario:
         compliance=f"{RESULTS}/{{scenario}}/compliance.csv",
     log:
         f"{LOGS}/{{scenario}}/finalize_scenario.log",
+    params:
+        years=get_year_span,
     script:
         "../scripts/finalize_scenario.py"

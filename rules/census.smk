@@ -5,6 +5,7 @@
 rule stage_census:
     input:
         census=get_census_file,
+        scenario=get_scenario_file,
     output:
         staged=f"{RESULTS}/{{scenario}}/staged_census.parquet",
     log:

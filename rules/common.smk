@@ -3,10 +3,13 @@ import json
 from pathlib import Path
 
 from snakemake.exceptions import WorkflowError
-from snakemake.utils import validate
 
 from plansim import census as census_checks
 from plansim import config as plansim_config
+from plansim import dbt_code
+from plansim.dbt_runner import scenario_paths
+from plansim.jobs import save_scenario
+from plansim.phases import SELECTORS
 from plansim.errors import PlansimError
 from plansim.state_files import check_state_file
 
@@ -36,8 +39,8 @@ try:
         f for f in _config_files() if Path(f).exists()))
 except PlansimError as error:
     raise WorkflowError(str(error)) from None
-validate({k: v for k, v in config.items() if k not in ("plan_designs", "scenarios")},
-         str(plansim_config.SCHEMA_PATH))
+# (resolve_config validated the whole config against plansim's schema: a second snakemake.utils.validate
+# here could not fail.)
 
 RESULTS = "results"
 LOGS = "logs"
@@ -72,6 +75,14 @@ def _check_census_once(scn):
 
 for _scn in SCENARIOS.values():
     _check_census_once(_scn)
+    # The resolved scenario, an input of the scenario's jobs (get_scenario_file): it must exist
+    # when the DAG is built; its content is this run's config from onstart on (not a dry run's).
+    save_scenario(_scn, scenario_paths(RESULTS, _scn["scenario_id"])["scenario"], replace=False)
+
+
+onstart:
+    for _scn in SCENARIOS.values():
+        save_scenario(_scn, scenario_paths(RESULTS, _scn["scenario_id"])["scenario"])
 
 
 # ---------------------------------------------------------------- helpers
@@ -159,13 +170,26 @@ def get_previous_done(wildcards):
     return f"{year_dir(wildcards.scenario, get_year(wildcards) - 1)}/done"
 
 
-def get_workforce_params(wildcards):
-    return json.dumps(plansim_config.workforce_params(get_scenario(wildcards), get_year(wildcards)), sort_keys=True)
+def get_phase_vars(phase):
+    """A phase job's dbt vars, less its input files: exactly what its SQL reads, at the year's values
+    (plansim.config.phase_vars). The job hands them to dbt as they are, so the value that decides a
+    re-run is the value the SQL sees."""
+    def vars_(wildcards):
+        return json.dumps(plansim_config.phase_vars(get_scenario(wildcards), get_year(wildcards), phase), sort_keys=True)
+    return vars_
 
 
-def get_plan_params(wildcards):
-    """The year's slice: editing a design that applies from year N re-runs the plan phase from N on."""
-    return json.dumps(plansim_config.plan_params(get_scenario(wildcards), get_year(wildcards)), sort_keys=True)
+def get_scenario_file(wildcards):
+    """The resolved scenario (written above: at parse time if missing, by onstart when a run
+    starts): what the pre-flight of the scenario's first job after a change reads. ancient(): its content is the whole scenario, and
+    a phase job re-runs on its own params, not on an edit that the phase does not read."""
+    get_scenario(wildcards)
+    return ancient(str(scenario_paths(RESULTS, wildcards.scenario)["scenario"]))
+
+
+def get_year_span(wildcards):
+    scn = get_scenario(wildcards)
+    return [scn["start_year"], scn["end_year"]]
 
 
 def get_census_params(wildcards):
@@ -211,24 +235,8 @@ def get_year_targets(wildcards):
     return [f"{year_dir(wildcards.scenario, y)}/done" for y in get_years(wildcards.scenario)]
 
 
-# dbt sources each phase builds from. Their content hash is a param of the phase's rule:
-# editing one re-runs exactly the phases that build it, from the start year (the file-DAG
-# equivalent of --defer --state); touching a file without changing it re-runs nothing.
-DBT_COMMON = ["dbt/dbt_project.yml", "dbt/profiles.yml", "dbt/selectors.yml", "dbt/models/staging/_staging.yml"] + sorted(
-    str(p) for p in Path("dbt/macros").glob("*.sql"))
-WORKFORCE_CODE = DBT_COMMON + sorted(str(p) for p in Path("dbt/models/staging").glob("stg_starting_*")) + sorted(
-    str(p) for p in Path("dbt/models/intermediate/workforce").glob("*"))
-PLAN_CODE = DBT_COMMON + sorted(str(p) for p in Path("dbt/models/staging").glob("stg_prior_*")) + sorted(
-    str(p) for p in [*Path("dbt/models/intermediate/plan").glob("*"), *Path("dbt/models/marts").glob("*"),
-                     *Path("dbt/seeds").glob("*")])
-
-
-def _content_hash(paths):
-    digest = plansim_config.hashlib.sha256()
-    for path in sorted(set(paths)):
-        digest.update(path.encode() + b"\0" + Path(path).read_bytes() + b"\0")
-    return digest.hexdigest()[:16]
-
-
-WORKFORCE_CODE_HASH = _content_hash(WORKFORCE_CODE)
-PLAN_CODE_HASH = _content_hash(PLAN_CODE)
+# dbt sources each phase builds from (plansim.dbt_code.PHASE_SOURCES). Their content hash is a
+# param of the phase's rule: editing one re-runs exactly the phases that build it, from the start
+# year (the file-DAG equivalent of --defer --state); touching a file without changing it re-runs nothing.
+WORKFORCE_CODE_HASH = dbt_code.code_hash("workforce")
+PLAN_CODE_HASH = dbt_code.code_hash("plan")

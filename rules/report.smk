@@ -126,7 +126,7 @@ DOCS_SCENARIO = get_scenario_ids()[0]
 
 rule document_models:
     input:
-        sorted(set(WORKFORCE_CODE + PLAN_CODE)),
+        sorted({str(p) for phase in dbt_code.PHASE_SOURCES for p in dbt_code.phase_files(phase)}),
     output:
         page=report(f"{RESULTS}/docs/models.html", caption="../report/model_docs.rst",
                     category="Model documentation", labels={"result": "Every model: grain, columns, tests, lineage"}),

@@ -7,6 +7,7 @@ rule build_workforce_year:
     input:
         starting_workforce=get_starting_workforce_file,
         previous_plan=get_previous_plan_marker,
+        scenario=get_scenario_file,
     output:
         workforce_state=f"{RESULTS}/{{scenario}}/{{year}}/int_year_end_workforce_state.parquet",
         needs=f"{RESULTS}/{{scenario}}/{{year}}/int_workforce_needs.parquet",
@@ -18,8 +19,8 @@ rule build_workforce_year:
         f"{BENCH}/{{scenario}}/{{year}}/build_workforce_year.tsv"
     params:
         phase="workforce",
-        selector="workforce_year",
-        scenario_slice=get_workforce_params,
+        selector=SELECTORS["workforce"],
+        vars=get_phase_vars("workforce"),
         code=WORKFORCE_CODE_HASH,
     threads: get_dbt_threads
     resources:
@@ -36,6 +37,7 @@ rule build_plan_year:
         prior_deferral_state=get_prior_deferral_state_file,
         prior_balances=get_prior_balances_file,
         prior_compliance=get_prior_compliance_file,
+        scenario=get_scenario_file,
     output:
         deferral_state=f"{RESULTS}/{{scenario}}/{{year}}/int_year_end_deferral_state.parquet",
         accumulator=f"{RESULTS}/{{scenario}}/{{year}}/int_deferral_rate_state_accumulator.parquet",
@@ -53,8 +55,8 @@ rule build_plan_year:
         f"{BENCH}/{{scenario}}/{{year}}/build_plan_year.tsv"
     params:
         phase="plan",
-        selector="plan_year",
-        scenario_slice=get_plan_params,
+        selector=SELECTORS["plan"],
+        vars=get_phase_vars("plan"),
         code=PLAN_CODE_HASH,
     threads: get_dbt_threads
     resources:

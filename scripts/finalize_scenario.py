@@ -5,15 +5,15 @@ from pathlib import Path
 
 from plansim import compliance
 from plansim.audit import check_year_chain
-from plansim.jobs import run_job, scenario_of
+from plansim.jobs import run_job
 from plansim.summary import SUMMARY_FIELDS
 
 
 def main(smk, log):
-    scn = scenario_of(smk)
+    start_year, end_year = smk.params.years
     done = sorted((json.loads(Path(p).read_text()) for p in smk.input.done), key=lambda d: d["simulation_year"])
     summaries = [d["summary"] for d in done]
-    check_year_chain(summaries, scn["scenario_id"], scn["start_year"], scn["end_year"])
+    check_year_chain(summaries, smk.wildcards.scenario, start_year, end_year)
     out = Path(smk.output.summary)
     tmp = out.with_name(f".{out.name}.tmp")
     with tmp.open("w", newline="") as fh:

@@ -872,29 +872,25 @@ def expand_sweeps(sweeps: dict | None) -> dict[str, dict]:
 
 
 # --------------------------------------------------------------------------- consumers
-# Workforce keys only the plan phase reads.
-PLAN_ONLY_WORKFORCE_KEYS = {"full_time_hours"}
+# The handover files a year's staging models read (year N-1's exports, the staged census in the
+# start year): the phase jobs' inputs, passed as absolute paths under these vars.
+FILE_VARS = ("starting_workforce_file", "prior_deferral_state_file", "prior_balances_file", "prior_compliance_file")
 
 
-def workforce_params(scn: dict, year: int) -> dict:
-    """The slice of a scenario the workforce phase of ``year`` depends on (a change re-runs it)."""
-    return {"start_year": scn["start_year"], "random_seed": scn["random_seed"],
-            "plan_design_id": year_steps(scn, year)[-1]["plan_design_id"],  # the rows' identity
-            "workforce": {k: v for k, v in scn["workforce"].items() if k not in PLAN_ONLY_WORKFORCE_KEYS}}
+def phase_vars(scn: dict, year: int, phase: str) -> dict:
+    """What a phase job of ``year`` hands dbt besides its input files: exactly the vars the phase's
+    SQL reads (plansim.dbt_code.phase_var_names), at their values of the year. The rule's
+    ``params.vars``: a change re-runs the job, and nothing the phase does not read is in it (a
+    plan design edit leaves the workforce phase alone; a design that applies only from a later
+    year, or only to earlier years' formulas, is not in a year's view: docs/semantics.md 4.20)."""
+    from plansim.dbt_code import phase_var_names
+
+    names = phase_var_names(phase) - set(FILE_VARS)
+    return {k: v for k, v in dbt_vars(scn, year, "", "").items() if k in names}
 
 
 # What the plan phase's SQL reads of a year's view (year_scenario), besides plan_design.
 TIMELINE_KEYS = ("plan_design_segments", "eligibility_rules", "auto_enrollment_new_hires_from", "enrollment_sweep")
-
-
-def plan_params(scn: dict, year: int) -> dict:
-    """The slice of a scenario the plan phase of ``year`` depends on: a design that applies only
-    from a later year, or only to earlier years' formulas, is not in it (docs/semantics.md 4.20)."""
-    view = year_scenario(scn, year)
-    return {"start_year": scn["start_year"], "random_seed": scn["random_seed"],
-            "plan_design_id": view["plan_design_id"], "plan_design": view["plan_design"], "balances": scn["balances"],
-            "workforce": {k: scn["workforce"][k] for k in sorted(PLAN_ONLY_WORKFORCE_KEYS)},
-            **{k: view[k] for k in TIMELINE_KEYS}}
 
 
 def dbt_vars(scn: dict, year: int, starting_workforce_file: str, prior_deferral_state_file: str,

@@ -8,7 +8,7 @@ manifest's, and the year is a var, so without this every year paid a full parse 
 That is sound because parsing depends on no var in this project: refs and configs are the
 same whatever the vars (a ref under a var condition is taken at parse time regardless, see
 int_employee_balances), and every var() in SQL and in test arguments is rendered when the
-node is compiled, with the job's own ``--vars``. tests/unit/test_manifest_reuse.py holds the
+node is compiled, with the job's own ``--vars``. tests/unit/test_phase_contract.py holds the
 project to that.
 """
 
@@ -21,11 +21,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from plansim.db import connect, retry_on_lock
+from plansim.dbt_code import DBT_DIR
 from plansim.errors import PlansimError, QualityGateError
 
 # The dbt project of the workflow being run: Snakemake runs jobs from the workflow's
 # directory, so it is ./dbt (a test's copy of the workflow uses its own copy).
-DBT_DIR = Path("dbt")
 
 
 @dataclass
@@ -60,9 +60,10 @@ def load_manifest(path: str | Path):
 
 def scenario_paths(results_dir: str | Path, scenario_id: str) -> dict[str, Path]:
     """The scenario's DuckDB file, and its own dbt target and log paths (concurrent
-    scenarios never share dbt's partial-parse state or logs)."""
+    scenarios never share dbt's partial-parse state or logs); its resolved config (jobs.save_scenario)."""
     return {"database": Path(results_dir) / scenario_id / "simulation.duckdb",
             "target": Path(".plansim") / scenario_id / "target",
+            "scenario": Path(".plansim") / scenario_id / "scenario.json",
             "logs": Path("logs") / scenario_id / "dbt"}
 
 
@@ -107,8 +108,10 @@ def invoke(args: list[str], *, database: str | Path, target_path: str | Path, lo
         # The database's name (the file's stem) is written into each node at parse time.
         parsed_for = {node.database for node in loaded.nodes.values() if node.resource_type == "model"}
         if parsed_for != {Path(database).stem}:
-            log(f"{what}: the saved manifest was parsed for database {sorted(parsed_for)}; parsing again")
-            loaded = None
+            # A phase job's vars are only its phase's: it cannot parse the whole project itself.
+            raise PlansimError(f"{what}: the saved manifest {manifest} was parsed for database "
+                               f"{sorted(parsed_for)}, not {Path(database).stem!r}; delete {Path(manifest).parent} "
+                               "and run again (the pre-flight parses anew)")
 
     def run():
         started = time.perf_counter()

@@ -8,6 +8,7 @@ log and to the terminal as one message, and the job exits 1.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import sys
 import time
@@ -15,6 +16,7 @@ import traceback
 from collections.abc import Callable
 from pathlib import Path
 
+from plansim.atomic import write_text
 from plansim.errors import PlansimError
 
 
@@ -49,8 +51,15 @@ def run_job(smk, work: Callable) -> None:
             sys.exit(1)
 
 
-def scenario_of(smk) -> dict:
-    """The resolved scenario of this job (validated at parse time already)."""
-    from plansim.config import resolve_config
+def save_scenario(scn: dict, path: Path, replace: bool = True) -> None:
+    """Write the resolved scenario where its jobs' pre-flight reads it (rules/common.smk); a file
+    already holding it is left alone (its mtime too), and any file if not ``replace``."""
+    text = json.dumps(scn, indent=1, sort_keys=True, default=str) + "\n"
+    if not (path.exists() and (not replace or path.read_text() == text)):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        write_text(path, text)
 
-    return resolve_config(smk.config, base_dir=".")[smk.wildcards.scenario]
+
+def scenario_of(smk) -> dict:
+    """The resolved scenario, from the job's declared input (resolved once, at parse time)."""
+    return json.loads(Path(smk.input.scenario).read_text())

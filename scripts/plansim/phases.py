@@ -8,12 +8,17 @@ import time
 from pathlib import Path
 
 from plansim import gates
-from plansim.config import dbt_vars, year_scenario
+from plansim.config import FILE_VARS, dbt_vars
 from plansim.db import connect
 from plansim.dbt_runner import invoke, scenario_paths
 from plansim.state_files import export_model
 
 RESULTS = "results"
+
+# The dbt selector (dbt/selectors.yml) of each phase, and what every phase build adds to it: the
+# unit tests (formula checks on hand-built rows) run once per scenario, in the pre-flight.
+SELECTORS = {"workforce": "workforce_year", "plan": "plan_year"}
+PHASE_SELECTION = ("--exclude-resource-type", "unit_test")
 
 EXPORTS = {
     "workforce": {
@@ -41,8 +46,7 @@ EXPORTS = {
 HANDOVER_MODELS = ("int_year_end_workforce_state", "int_year_end_deferral_state", "int_year_end_balances",
                    "fct_compliance_tests")
 # The dbt var through which the next year's staging model reads each of them.
-HANDOVER_VARS = dict(zip(HANDOVER_MODELS, ("starting_workforce_file", "prior_deferral_state_file",
-                                           "prior_balances_file", "prior_compliance_file")))
+HANDOVER_VARS = dict(zip(HANDOVER_MODELS, FILE_VARS))
 
 
 def handover_files(scn: dict, year: int, results: str = RESULTS) -> tuple[str, ...]:
@@ -59,10 +63,13 @@ def year_vars(scn: dict, year: int, results: str = RESULTS) -> dict:
     return dbt_vars(scn, year, *handover_files(scn, year, results))
 
 
-def run_phase(scn: dict, year: int, phase: str, selector: str, outputs: dict[str, str], log,
-              results: str = RESULTS, manifest: str | Path | None = None) -> dict:
-    """``manifest``: the scenario's parsed manifest (the pre-flight's), or None to parse."""
-    sid, pid = scn["scenario_id"], year_scenario(scn, year)["plan_design_id"]  # the rows' design: the year's
+def run_phase(dbt_vars: dict, phase: str, selector: str, outputs: dict[str, str], log, threads: int,
+              manifest: str | Path, results: str = RESULTS) -> dict:
+    """One phase of one year from its complete dbt variable scope (the rule's ``params.vars`` plus
+    its handover inputs: nothing else of the config). ``threads``: dbt's, the job's own.
+    ``manifest``: the scenario's parsed manifest (the pre-flight's). A phase job does not parse:
+    its vars are only those of its phase, and a parse renders every model."""
+    sid, pid, year = dbt_vars["scenario_id"], dbt_vars["plan_design_id"], int(dbt_vars["simulation_year"])
     paths = scenario_paths(results, sid)
     what = f"scenario {sid}, year {year}, {phase} phase"
     started = time.perf_counter()
@@ -70,24 +77,32 @@ def run_phase(scn: dict, year: int, phase: str, selector: str, outputs: dict[str
         with connect(paths["database"], log=log) as con:
             gates.require_workforce_year(con, sid, pid, year, paths["database"])
     log(f"{what}: dbt build --selector {selector}")
-    # Unit tests (formula checks on hand-built rows) run once per scenario in the pre-flight.
-    outcome = invoke(["build", "--selector", selector, "--exclude-resource-type", "unit_test"], database=paths["database"], target_path=paths["target"],
-                     log_path=paths["logs"], dbt_vars=year_vars(scn, year, results),
-                     threads=scn["dbt_threads"], what=what, log=log, manifest=manifest)
+    outcome = invoke(["build", "--selector", selector, *PHASE_SELECTION], database=paths["database"],
+                     target_path=paths["target"], log_path=paths["logs"], dbt_vars=dbt_vars,
+                     threads=threads, what=what, log=log, manifest=manifest)
     rows = {}
     with connect(paths["database"], log=log) as con:
         if phase == "workforce":
             gates.check_headcount(con, sid, pid, year)
         else:
-            gates.check_accumulator(con, sid, pid, year, scn["start_year"],
-                                    handover_files(scn, year, results)[1])
+            gates.check_accumulator(con, sid, pid, year, dbt_vars["start_year"], dbt_vars["prior_deferral_state_file"])
         for name, model in EXPORTS[phase].items():
             rows[model] = export_model(con, model, outputs[name], scenario_id=sid, plan_design_id=pid, year=year)
     report = {"scenario_id": sid, "plan_design_id": pid, "simulation_year": year, "phase": phase,
-              "selector": selector, "threads": scn["dbt_threads"], "dbt": outcome.as_dict(), "rows": rows,
+              "selector": selector, "threads": threads, "dbt": outcome.as_dict(), "rows": rows, "vars": dbt_vars,
               "seconds": round(time.perf_counter() - started, 3)}
     log(f"{what}: done in {report['seconds']}s; rows {rows}")
     return report
+
+
+def job_vars(params_vars: str, inputs: dict[str, str]) -> dict:
+    """A phase job's complete dbt variable scope: its rule's ``params.vars`` (JSON) and the
+    absolute paths of its handover inputs, each under its var (input ``starting_workforce`` ->
+    ``starting_workforce_file``). A pure function of the two."""
+    out = json.loads(params_vars)
+    out.update({f"{name}_file": str(Path(path).resolve()) for name, path in inputs.items()
+                if f"{name}_file" in FILE_VARS})
+    return out
 
 
 def write_json(path: str | Path, data: dict) -> None:

@@ -14,6 +14,7 @@ import pytest
 import yaml
 
 from conftest import copy_workflow, snakemake, tiny_config, write_config
+from plansim.config import load_scenarios, phase_vars
 
 pytestmark = pytest.mark.slow
 
@@ -200,8 +201,43 @@ def test_a_plan_design_change_reruns_only_plan_phases_from_the_start_year(chaine
         assert jobs.get("build_workforce_year") == 3 and jobs.get("build_plan_year") == 3, jobs
 
 
+def test_each_phase_job_hands_dbt_its_params_and_inputs(chained):
+    """What dbt got (the marker's vars) is the rule's params.vars, as resolved from the config
+    once at parse time, plus the job's handover inputs; a workforce job gets no plan design."""
+    scn = load_scenarios(chained / "config.yaml", base_dir=chained)["tiny"]
+    # what the pre-flight reads is this config too, though dry runs of edited configs came in between
+    saved = json.loads((chained / ".plansim/tiny/scenario.json").read_text())
+    assert saved == json.loads(json.dumps(scn, default=str))
+    for year in (2025, 2026, 2027):
+        prior = "staged_census.parquet" if year == 2025 else f"{year - 1}/"
+        for phase in ("workforce", "plan"):
+            got = json.loads((chained / f"results/tiny/{year}/{phase}_phase.json").read_text())["vars"]
+            files = {k: got.pop(k) for k in [k for k in got if k.endswith("_file")]}
+            assert got == phase_vars(scn, year, phase), (year, phase)
+            assert files and all(f.startswith(str((chained / "results/tiny").resolve()) + "/" + prior)
+                                 for f in files.values()), (year, phase, files)
+            assert ("match_tiers" in got) == (phase == "plan") and ("termination_rate" in got) == (phase == "workforce")
+
+
+def test_a_value_no_phase_reads_reruns_no_phase(chained):
+    """forfeitures.use decides only the year's summary (audit_year's params): no dbt build re-runs."""
+    assert planned_jobs(snakemake(chained, "-n", "--cores", "1", "results/tiny/2027/done")) == {}
+    with edited_config(chained, lambda cfg: cfg["plan_designs"]["standard"]["forfeitures"].update(
+            use="pay_plan_expenses")):
+        jobs = planned_jobs(snakemake(chained, "-n", "--cores", "1", "results/tiny/2027/done"))
+    assert jobs == {"audit_year": 3}, jobs
+
+
 def test_editing_a_model_reruns_only_the_phases_that_build_it(chained):
     assert planned_jobs(snakemake(chained, "-n", "--cores", "1", "results/tiny/2027/done")) == {}
+    compliance = chained / "dbt/models/intermediate/compliance/int_adp_acp_tests.sql"
+    compliance_original = compliance.read_text()
+    compliance.write_text(compliance_original + "\n-- edited\n")
+    try:
+        jobs = planned_jobs(snakemake(chained, "-n", "--cores", "1", "results/tiny/2027/done"))
+    finally:
+        compliance.write_text(compliance_original)
+    assert jobs.get("build_plan_year") == 3 and "build_workforce_year" not in jobs, jobs  # compliance: plan phase
     model = chained / "dbt/models/intermediate/plan/int_employee_contributions.sql"
     original = model.read_text()
     time.sleep(1.1)
