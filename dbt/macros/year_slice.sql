@@ -1,18 +1,27 @@
 {#-
-  delete+insert, by year slice. Every incremental model holds all years of one scenario;
-  a build replaces exactly the current (scenario_id, plan_design_id, simulation_year)
-  slice. The delete is a constant predicate, not a join on the unique key: a join on a key
-  that is constant within the run is quadratic in DuckDB, and a per-key delete would leave
-  rows of employees that a re-run no longer produces (e.g. a hire that no longer exists).
-  The model's unique_key states its grain; tests assert it.
+  The year_slice incremental strategy (dbt_project.yml: +incremental_strategy: year_slice), dbt's
+  extension point for a custom strategy (a macro get_incremental_<name>_sql). Every incremental
+  model holds all years of one scenario; a build replaces exactly the current
+  (scenario_id, plan_design_id, simulation_year) slice: delete it, insert the new rows. The
+  delete is a constant predicate, not a join on the unique key: a join on a key that is constant
+  within the run is quadratic in DuckDB, and a per-key delete would leave rows of employees that
+  a re-run no longer produces (e.g. a hire that no longer exists). The model's unique_key states
+  its grain (its tests assert it); a key that does not hold the slice's columns is refused here,
+  since the slice would then not be a set of whole keys.
 -#}
-{% macro duckdb__get_delete_insert_merge_sql(target, source, unique_key, dest_columns, incremental_predicates) -%}
-    {%- set dest_cols_csv = get_quoted_csv(dest_columns | map(attribute="name")) -%}
-    delete from {{ target }}
+{% macro get_incremental_year_slice_sql(arg_dict) -%}
+    {%- set key = arg_dict["unique_key"] -%}
+    {%- set key = [key] if key is string else (key or []) -%}
+    {%- for column in ["scenario_id", "plan_design_id", "simulation_year"] if column not in key -%}
+        {{ exceptions.raise_compiler_error("year_slice: the unique_key of " ~ arg_dict["target_relation"]
+                                           ~ " must hold " ~ column ~ " (it is " ~ key ~ ")") }}
+    {%- endfor -%}
+    {%- set dest_cols_csv = get_quoted_csv(arg_dict["dest_columns"] | map(attribute="name")) -%}
+    delete from {{ arg_dict["target_relation"] }}
     where {{ year_slice_predicate() }};
 
-    insert into {{ target }} ({{ dest_cols_csv }})
-    (select {{ dest_cols_csv }} from {{ source }})
+    insert into {{ arg_dict["target_relation"] }} ({{ dest_cols_csv }})
+    (select {{ dest_cols_csv }} from {{ arg_dict["temp_relation"] }})
 {%- endmacro %}
 
 {% macro year_slice_predicate(alias=none) -%}

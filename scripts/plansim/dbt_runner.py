@@ -74,8 +74,9 @@ def _failures(result) -> list[str]:
         if status in ("error", "fail"):
             node = node_result.node
             failures = getattr(node_result, "failures", None)
-            message = (getattr(node_result, "message", "") or "").strip().splitlines()
-            detail = f"{failures} failing row(s)" if failures else (message[0] if message else status)
+            message = [line.strip() for line in (getattr(node_result, "message", "") or "").splitlines() if line.strip()]
+            # "Compilation Error in model m (path)" says where; the next line says what
+            detail = f"{failures} failing row(s)" if failures else (": ".join(message[:2]) if message else status)
             out.append(f"{node.resource_type} {node.name}: {detail}")
     return out
 

@@ -215,3 +215,14 @@ def test_a_job_hands_dbt_its_params_and_its_inputs_and_nothing_else():
                                                                    inputs["prior_balances"], inputs["prior_compliance"])))
     assert handed == {k: full[k] for k in dbt_code.phase_var_names("plan")}
     assert set(FILE_VARS) - set(handed) == {"starting_workforce_file"}  # the plan phase's SQL reads no census
+
+
+def test_every_incremental_model_replaces_its_year_slice_by_the_project_strategy(two_parses):
+    """dbt/macros/year_slice.sql: a model on another strategy (delete+insert joins on the key: quadratic
+    here) or with a key that does not hold the slice would not replace exactly its year on a re-run."""
+    incremental = [n for n in two_parses[0].nodes.values()
+                   if n.resource_type == "model" and n.config.materialized == "incremental"]
+    assert len(incremental) >= 20
+    assert [n.name for n in incremental if n.config.incremental_strategy != "year_slice"] == []
+    slice_columns = {"scenario_id", "plan_design_id", "simulation_year"}
+    assert [n.name for n in incremental if not slice_columns <= set(n.config.unique_key or [])] == []
