@@ -1,22 +1,10 @@
 # plansim: multi-year workforce and 401(k) plan simulation.
 #
-# Path scheme (every phase of every year is a rule with file outputs):
-#   results/{scenario}/staged_census.parquet            validated census, active rows, canonical columns
-#   results/{scenario}/simulation.duckdb                the scenario's DuckDB file (one writer at a time)
-#   results/{scenario}/{year}/workforce_phase.json      phase 1: workforce events (tag foundation)
-#   results/{scenario}/{year}/int_year_end_workforce_state.parquet   -> next year's starting workforce
-#   results/{scenario}/{year}/plan_phase.json           phase 2: plan events -> accumulator -> contributions -> marts
-#   results/{scenario}/{year}/int_year_end_deferral_state.parquet    -> next year's deferral state
-#   results/{scenario}/{year}/int_year_end_balances.parquet          -> next year's account balances and vesting
-#   results/{scenario}/{year}/<model>.parquet           exports: fct_workforce_snapshot, fct_yearly_events,
-#                                                       int_deferral_rate_state_accumulator, int_employee_contributions, ...
-#   results/{scenario}/{year}/summary.json, done        phase 3: quality gates + the year's sentinel
-#   results/{scenario}/summary.csv                      all years, after the multi-year consistency check
-#   results/catalog.duckdb                              views over every scenario's and year's exports + summaries
-#   results/docs/models.html                            dbt's documentation of every model (rules/report.smk)
-#   logs/{scenario}/{year}/{rule}.log, benchmarks/{scenario}/{year}/{rule}.tsv
+# Every phase of every year is a rule with file outputs. The path scheme (results/<s>/<year>/...,
+# .plansim/<s>/, logs/, benchmarks/) is scripts/plansim/paths.py; the models each phase exports,
+# plansim.phases.EXPORTS; docs/orchestration.md draws the year DAG.
 #
-# Year N reads year N-1 only through the exported files above (declared as input:).
+# Year N reads year N-1 only through its exported files (declared as input:).
 # A scenario's first job after a change of dbt code or config runs the pre-flight
 # (dbt build --empty + unit tests) before writing anything: see scripts/plansim/preflight.py.
 

@@ -3,20 +3,11 @@
 
 rule audit_year:
     input:
-        needs=rules.build_workforce_year.output.needs,
-        workforce_state=rules.build_workforce_year.output.workforce_state,
+        **{name: rules.build_workforce_year.output[name] for name in EXPORTS["workforce"]},
+        **{name: rules.build_plan_year.output[name] for name in EXPORTS["plan"]},
         workforce_marker=rules.build_workforce_year.output.marker,
-        deferral_state=rules.build_plan_year.output.deferral_state,
-        accumulator=rules.build_plan_year.output.accumulator,
-        contributions=rules.build_plan_year.output.contributions,
-        events=rules.build_plan_year.output.events,
-        snapshot=rules.build_plan_year.output.snapshot,
-        balances=rules.build_plan_year.output.balances,
-        year_end_balances=rules.build_plan_year.output.year_end_balances,
-        compliance=rules.build_plan_year.output.compliance,
-        nondiscrimination=rules.build_plan_year.output.nondiscrimination,
         plan_marker=rules.build_plan_year.output.marker,
-        prior_deferral_state=get_prior_deferral_state_file,
+        prior_deferral_state=get_handover_file("prior_deferral_state"),
         previous_done=get_previous_done,
     output:
         summary=f"{RESULTS}/{{scenario}}/{{year}}/summary.json",

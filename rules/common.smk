@@ -7,9 +7,9 @@ from snakemake.exceptions import WorkflowError
 from plansim import census as census_checks
 from plansim import config as plansim_config
 from plansim import dbt_code
-from plansim.dbt_runner import scenario_paths
+from plansim.paths import BENCH, LOGS, RESULTS, model_file, scenario_paths, staged_census, year_dir
 from plansim.jobs import save_scenario
-from plansim.phases import SELECTORS
+from plansim.phases import EXPORTS, HANDOVER_INPUTS, SELECTORS
 from plansim.errors import PlansimError
 from plansim.state_files import check_state_file
 
@@ -42,9 +42,6 @@ except PlansimError as error:
 # (resolve_config validated the whole config against plansim's schema: a second snakemake.utils.validate
 # here could not fail.)
 
-RESULTS = "results"
-LOGS = "logs"
-BENCH = "benchmarks"
 
 
 wildcard_constraints:
@@ -105,10 +102,6 @@ def is_start_year(wildcards):
     return get_year(wildcards) == get_scenario(wildcards)["start_year"]
 
 
-def year_dir(scenario, year):
-    return f"{RESULTS}/{scenario}/{year}"
-
-
 def get_years(scenario):
     scn = SCENARIOS[scenario]
     return list(range(scn["start_year"], scn["end_year"] + 1))
@@ -122,37 +115,28 @@ def get_dbt_threads(wildcards):
     return get_scenario(wildcards)["dbt_threads"]
 
 
-def _prior_file(wildcards, model):
-    if is_start_year(wildcards):
-        return f"{RESULTS}/{wildcards.scenario}/staged_census.parquet"
-    year = get_year(wildcards) - 1
-    path = f"{year_dir(wildcards.scenario, year)}/{model}.parquet"
-    if Path(path).exists():
-        try:
-            check_state_file(path, model=model, scenario_id=wildcards.scenario, year=year)
-        except PlansimError as error:
-            raise WorkflowError(str(error)) from None
-    return path
+def get_handover_file(name):
+    """Input ``name`` of a year's phase (plansim.phases.HANDOVER_INPUTS): the staged census in the
+    start year, year N-1's export of the model otherwise (refused with one clear message if damaged)."""
+    model = HANDOVER_INPUTS[name]
+
+    def handover(wildcards):
+        if is_start_year(wildcards):
+            return staged_census(wildcards.scenario)
+        year = get_year(wildcards) - 1
+        path = model_file(wildcards.scenario, year, model)
+        if Path(path).exists():
+            try:
+                check_state_file(path, model=model, scenario_id=wildcards.scenario, year=year)
+            except PlansimError as error:
+                raise WorkflowError(str(error)) from None
+        return path
+    return handover
 
 
-def get_starting_workforce_file(wildcards):
-    """Staged census in the start year; year-1's year-end workforce state otherwise."""
-    return _prior_file(wildcards, "int_year_end_workforce_state")
-
-
-def get_prior_deferral_state_file(wildcards):
-    """Staged census in the start year; year-1's December deferral state otherwise."""
-    return _prior_file(wildcards, "int_year_end_deferral_state")
-
-
-def get_prior_balances_file(wildcards):
-    """Staged census in the start year; year-1's year-end account balances otherwise."""
-    return _prior_file(wildcards, "int_year_end_balances")
-
-
-def get_prior_compliance_file(wildcards):
-    """Staged census in the start year; year-1's compliance tests otherwise (the prior-year method's base)."""
-    return _prior_file(wildcards, "fct_compliance_tests")
+def phase_outputs(phase):
+    """A phase rule's exports, named as in plansim.phases.EXPORTS."""
+    return {name: model_file("{scenario}", "{year}", model) for name, model in EXPORTS[phase].items()}
 
 
 def get_previous_plan_marker(wildcards):

@@ -5,13 +5,11 @@
 
 rule build_workforce_year:
     input:
-        starting_workforce=get_starting_workforce_file,
+        starting_workforce=get_handover_file("starting_workforce"),
         previous_plan=get_previous_plan_marker,
         scenario=get_scenario_file,
     output:
-        workforce_state=f"{RESULTS}/{{scenario}}/{{year}}/int_year_end_workforce_state.parquet",
-        needs=f"{RESULTS}/{{scenario}}/{{year}}/int_workforce_needs.parquet",
-        compensation=f"{RESULTS}/{{scenario}}/{{year}}/int_employee_compensation_by_year.parquet",
+        **phase_outputs("workforce"),
         marker=f"{RESULTS}/{{scenario}}/{{year}}/workforce_phase.json",
     log:
         f"{LOGS}/{{scenario}}/{{year}}/build_workforce_year.log",
@@ -34,20 +32,12 @@ rule build_workforce_year:
 rule build_plan_year:
     input:
         workforce=rules.build_workforce_year.output.marker,
-        prior_deferral_state=get_prior_deferral_state_file,
-        prior_balances=get_prior_balances_file,
-        prior_compliance=get_prior_compliance_file,
+        prior_deferral_state=get_handover_file("prior_deferral_state"),
+        prior_balances=get_handover_file("prior_balances"),
+        prior_compliance=get_handover_file("prior_compliance"),
         scenario=get_scenario_file,
     output:
-        deferral_state=f"{RESULTS}/{{scenario}}/{{year}}/int_year_end_deferral_state.parquet",
-        accumulator=f"{RESULTS}/{{scenario}}/{{year}}/int_deferral_rate_state_accumulator.parquet",
-        contributions=f"{RESULTS}/{{scenario}}/{{year}}/int_employee_contributions.parquet",
-        events=f"{RESULTS}/{{scenario}}/{{year}}/fct_yearly_events.parquet",
-        snapshot=f"{RESULTS}/{{scenario}}/{{year}}/fct_workforce_snapshot.parquet",
-        balances=f"{RESULTS}/{{scenario}}/{{year}}/int_employee_balances.parquet",
-        year_end_balances=f"{RESULTS}/{{scenario}}/{{year}}/int_year_end_balances.parquet",
-        compliance=f"{RESULTS}/{{scenario}}/{{year}}/fct_compliance_tests.parquet",
-        nondiscrimination=f"{RESULTS}/{{scenario}}/{{year}}/int_nondiscrimination_ratios.parquet",
+        **phase_outputs("plan"),
         marker=f"{RESULTS}/{{scenario}}/{{year}}/plan_phase.json",
     log:
         f"{LOGS}/{{scenario}}/{{year}}/build_plan_year.log",

@@ -6,19 +6,13 @@ from pathlib import Path
 from plansim import compliance
 from plansim.audit import sentinel
 from plansim.jobs import run_job
-from plansim.phases import write_json
+from plansim.phases import EXPORTS, write_json
 from plansim.summary import year_summary
 
 
 def main(smk, log):
     sid, year = smk.wildcards.scenario, int(smk.wildcards.year)
-    files = {name: str(getattr(smk.input, key)) for key, name in [
-        ("needs", "int_workforce_needs"), ("workforce_state", "int_year_end_workforce_state"),
-        ("deferral_state", "int_year_end_deferral_state"), ("accumulator", "int_deferral_rate_state_accumulator"),
-        ("contributions", "int_employee_contributions"), ("events", "fct_yearly_events"),
-        ("snapshot", "fct_workforce_snapshot"), ("balances", "int_employee_balances"),
-        ("year_end_balances", "int_year_end_balances"), ("compliance", "fct_compliance_tests"),
-        ("nondiscrimination", "int_nondiscrimination_ratios")]}
+    files = {model: str(smk.input[name]) for phase in EXPORTS for name, model in EXPORTS[phase].items()}
     previous = json.loads(Path(smk.input.previous_done).read_text())["summary"] if smk.input.previous_done else None
     summary = year_summary(smk.input.needs, smk.input.snapshot, smk.input.events, smk.input.contributions,
                            smk.input.balances, json.loads(smk.params.forfeitures), previous)

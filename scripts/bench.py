@@ -509,7 +509,7 @@ def year_vars_at(scn: dict, year: int, results: Path) -> dict:
 def database_name(src: Path) -> str:
     """The file name of a scenario's DuckDB file (its stem is the catalog in compiled SQL)."""
     try:
-        from plansim.dbt_runner import scenario_paths
+        from plansim.paths import scenario_paths
 
         return Path(scenario_paths("results", SCENARIO)["database"]).name
     except Exception:  # noqa: BLE001 - fall back to the documented name

@@ -27,7 +27,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-RESULTS = "results"
+from plansim.paths import RESULTS, year_dir
 DEFAULT_CONFIG = "config.yaml"
 
 
@@ -44,7 +44,7 @@ def scenario_targets(scenario: str, results: str = RESULTS) -> list[str]:
 
 
 def year_target(scenario: str, year: int, results: str = RESULTS) -> str:
-    return f"{results}/{scenario}/{year}/done"
+    return f"{year_dir(scenario, year, results)}/done"
 
 
 def _scenarios(configfile: Path) -> dict[str, dict]:

@@ -58,15 +58,6 @@ def load_manifest(path: str | Path):
     return manifest
 
 
-def scenario_paths(results_dir: str | Path, scenario_id: str) -> dict[str, Path]:
-    """The scenario's DuckDB file, and its own dbt target and log paths (concurrent
-    scenarios never share dbt's partial-parse state or logs); its resolved config (jobs.save_scenario)."""
-    return {"database": Path(results_dir) / scenario_id / "simulation.duckdb",
-            "target": Path(".plansim") / scenario_id / "target",
-            "scenario": Path(".plansim") / scenario_id / "scenario.json",
-            "logs": Path("logs") / scenario_id / "dbt"}
-
-
 def _failures(result) -> list[str]:
     out = []
     for node_result in getattr(result, "results", []) or []:

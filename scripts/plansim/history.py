@@ -195,7 +195,7 @@ def main(argv: list[str] | None = None) -> int:
     import argparse
     import sys
 
-    from plansim.phases import RESULTS
+    from plansim.paths import RESULTS
 
     parser = argparse.ArgumentParser(prog="python -m plansim.history",
                                      description="Write a simulated scenario's years as annual census snapshots.")

@@ -10,10 +10,9 @@ from pathlib import Path
 from plansim import gates
 from plansim.config import FILE_VARS, dbt_vars
 from plansim.db import connect
-from plansim.dbt_runner import invoke, scenario_paths
+from plansim.dbt_runner import invoke
+from plansim.paths import RESULTS, model_file, scenario_paths, staged_census
 from plansim.state_files import export_model
-
-RESULTS = "results"
 
 # The dbt selector (dbt/selectors.yml) of each phase, and what every phase build adds to it: the
 # unit tests (formula checks on hand-built rows) run once per scenario, in the pre-flight.
@@ -47,16 +46,16 @@ HANDOVER_MODELS = ("int_year_end_workforce_state", "int_year_end_deferral_state"
                    "fct_compliance_tests")
 # The dbt var through which the next year's staging model reads each of them.
 HANDOVER_VARS = dict(zip(HANDOVER_MODELS, FILE_VARS))
+# The phase rules' input names for them (rules/common.smk get_handover_file): the var less `_file`.
+HANDOVER_INPUTS = {var.removesuffix("_file"): model for model, var in HANDOVER_VARS.items()}
 
 
 def handover_files(scn: dict, year: int, results: str = RESULTS) -> tuple[str, ...]:
     """The :data:`HANDOVER_MODELS` files ``year`` reads, absolute paths (the staged census in the start year)."""
     sid = scn["scenario_id"]
     if year == scn["start_year"]:
-        staged = str(Path(results, sid, "staged_census.parquet").resolve())
-        return (staged,) * len(HANDOVER_MODELS)
-    prev = Path(results, sid, str(year - 1)).resolve()
-    return tuple(str(prev / f"{model}.parquet") for model in HANDOVER_MODELS)
+        return (str(Path(staged_census(sid, results)).resolve()),) * len(HANDOVER_MODELS)
+    return tuple(str(Path(model_file(sid, year - 1, model, results)).resolve()) for model in HANDOVER_MODELS)
 
 
 def year_vars(scn: dict, year: int, results: str = RESULTS) -> dict:

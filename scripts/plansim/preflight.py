@@ -30,7 +30,8 @@ from plansim.atomic import copy_file, write_text
 from plansim.census import CANONICAL_COLUMNS
 from plansim.config import config_hash, dbt_vars
 from plansim.db import sql_literal
-from plansim.dbt_runner import DBT_DIR, SAVED_MANIFEST, invoke, scenario_paths
+from plansim.dbt_runner import DBT_DIR, SAVED_MANIFEST, invoke
+from plansim.paths import RESULTS, scenario_paths
 
 SKIP_DIRS = {"target", "logs", "dbt_packages"}
 
@@ -51,7 +52,7 @@ def empty_census(path: Path) -> Path:
     return path
 
 
-def ensure_preflight(scn: dict, log, results: str = "results") -> Path:
+def ensure_preflight(scn: dict, log, results: str = RESULTS) -> Path:
     """Run the pre-flight unless this code + config already passed it; return the manifest it
     parsed (what the scenario's dbt calls use instead of parsing)."""
     sid = scn["scenario_id"]
