@@ -22,9 +22,9 @@ COMMON_SOURCES = ("dbt_project.yml", "profiles.yml", "selectors.yml", "macros/*.
 # Each phase's own files (relative to DBT_DIR): the models, their YAML (tests, unit tests) and
 # seeds its selector (dbt/selectors.yml) builds.
 PHASE_SOURCES = {
-    "workforce": ("models/staging/*stg_starting*", "models/intermediate/workforce/*"),
+    "workforce": ("models/staging/*stg_starting*", "models/intermediate/workforce/*", "tests/workforce/*"),
     "plan": ("models/staging/*stg_prior*", "models/intermediate/plan/*",
-             "models/intermediate/compliance/*", "models/marts/*", "seeds/*"),
+             "models/intermediate/compliance/*", "models/marts/*", "seeds/*", "tests/plan/*"),
 }
 
 VAR = re.compile(r"""\bvar\(\s*['"]{1,2}([A-Za-z0-9_]+)['"]{1,2}""")  # '' inside a quoted YAML string
