@@ -177,16 +177,12 @@ def get_year_span(wildcards):
 
 
 def get_census_params(wildcards):
-    scn = get_scenario(wildcards)
-    return json.dumps({"census_date": scn["census_date"], "deferral_rate_units": scn["deferral_rate_units"],
-                       "census_sheet": scn["census_sheet"],
-                       "max_job_level": len(scn["workforce"]["promotion_rates"])}, sort_keys=True)
+    return json.dumps(plansim_config.census_params(get_scenario(wildcards)), sort_keys=True)
 
 
 def get_forfeiture_params(wildcards):
     """How the plan uses its forfeiture account (the year's summary computes its use)."""
-    view = plansim_config.year_scenario(get_scenario(wildcards), get_year(wildcards))
-    return json.dumps(view["plan_design"]["forfeitures"], sort_keys=True)
+    return json.dumps(plansim_config.forfeiture_params(get_scenario(wildcards), get_year(wildcards)), sort_keys=True)
 
 
 def get_design_change_date(wildcards):

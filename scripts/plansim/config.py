@@ -934,6 +934,17 @@ def dbt_vars(scn: dict, year: int, starting_workforce_file: str, prior_deferral_
     return out
 
 
+def census_params(scn: dict) -> dict:
+    """What staging the census reads of the scenario (stage_census's params)."""
+    return {"census_date": scn["census_date"], "deferral_rate_units": scn["deferral_rate_units"],
+            "census_sheet": scn["census_sheet"], "max_job_level": len(scn["workforce"]["promotion_rates"])}
+
+
+def forfeiture_params(scn: dict, year: int) -> dict:
+    """How the plan uses its forfeiture account in ``year`` (audit_year's params: the summary computes its use)."""
+    return year_scenario(scn, year)["plan_design"]["forfeitures"]
+
+
 def year_config_hash(scn: dict, year: int) -> str:
     """The hash of what plan year ``year`` is simulated from (the scenario's year view)."""
     return config_hash(year_scenario(scn, year))
