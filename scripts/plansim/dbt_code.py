@@ -92,3 +92,41 @@ def _phase_var_names(phase: str, root: Path) -> frozenset[str]:
 def phase_var_names(phase: str, root: Path = DBT_DIR) -> frozenset[str]:
     """Every dbt var the phase's models, tests and the macros they call read."""
     return _phase_var_names(phase, Path(root))
+
+
+def manifest_vars_read(manifest, nodes) -> set[str]:
+    """Every var() in the nodes' code and test arguments, and in the macros they call (transitively,
+    as dbt's parse recorded the calls): the same question as :func:`phase_var_names`, asked of dbt."""
+    import json
+
+    text, todo, seen = [], [], set()
+    for node in nodes:
+        text.append(getattr(node, "raw_code", "") or "")
+        if getattr(node, "test_metadata", None) is not None:
+            text.append(json.dumps(node.test_metadata.kwargs))
+        todo.extend(node.depends_on.macros)
+    while todo:
+        uid = todo.pop()
+        if uid in seen or uid not in manifest.macros:  # dbt's and the adapter's own macros read no var of ours
+            continue
+        seen.add(uid)
+        text.append(manifest.macros[uid].macro_sql)
+        todo.extend(manifest.macros[uid].depends_on.macros)
+    return set(VAR.findall("\n".join(text)))
+
+
+def unit_test_scope(manifest, dbt_vars: dict) -> dict:
+    """The vars the project's unit tests see from the run rather than from their own overrides:
+    their outcome is a function of the dbt code and these values alone."""
+    seen: dict = {}
+    for test in manifest.unit_tests.values():
+        compiled, todo = [], [test.depends_on.nodes[0]]
+        while todo:  # the model, and the ephemeral models compiled into it
+            node = manifest.nodes[todo.pop()]
+            compiled.append(node)
+            todo.extend(uid for uid in node.depends_on.nodes
+                        if uid in manifest.nodes and manifest.nodes[uid].config.materialized == "ephemeral")
+        overridden = set((test.overrides.vars if test.overrides else None) or {})
+        for name in sorted(manifest_vars_read(manifest, compiled) - overridden):
+            seen[name] = dbt_vars.get(name)
+    return dict(sorted(seen.items()))

@@ -88,30 +88,11 @@ def selected(manifest, selector: str, tmp_path: Path) -> list:
     return [manifest.nodes[json.loads(line)["unique_id"]] for line in result.result]
 
 
-def vars_read(manifest, nodes) -> set[str]:
-    """Every var() in the nodes' code and test arguments, and in the macros they call (transitively,
-    as dbt recorded the calls)."""
-    text, todo, seen = [], [], set()
-    for node in nodes:
-        text.append(getattr(node, "raw_code", "") or "")
-        if getattr(node, "test_metadata", None) is not None:
-            text.append(json.dumps(node.test_metadata.kwargs))
-        todo.extend(node.depends_on.macros)
-    while todo:
-        uid = todo.pop()
-        if uid in seen or uid not in manifest.macros:  # dbt's and the adapter's own macros read no var of ours
-            continue
-        seen.add(uid)
-        text.append(manifest.macros[uid].macro_sql)
-        todo.extend(manifest.macros[uid].depends_on.macros)
-    return set(dbt_code.VAR.findall("\n".join(text)))
-
-
 @pytest.fixture(scope="module")
 def phase_reads(two_parses, tmp_path_factory) -> dict[str, set[str]]:
     """phase -> the vars its nodes read, over both parses (each renders its own branches)."""
     tmp_path = tmp_path_factory.mktemp("ls")
-    return {phase: set().union(*(vars_read(m, selected(m, SELECTORS[phase], tmp_path)) for m in two_parses))
+    return {phase: set().union(*(dbt_code.manifest_vars_read(m, selected(m, SELECTORS[phase], tmp_path)) for m in two_parses))
             for phase in SELECTORS}
 
 
@@ -226,3 +207,17 @@ def test_every_incremental_model_replaces_its_year_slice_by_the_project_strategy
     assert [n.name for n in incremental if n.config.incremental_strategy != "year_slice"] == []
     slice_columns = {"scenario_id", "plan_design_id", "simulation_year"}
     assert [n.name for n in incremental if not slice_columns <= set(n.config.unique_key or [])] == []
+
+
+def test_the_unit_tests_are_keyed_by_the_few_vars_they_take_from_the_run(two_parses):
+    """The pre-flight runs the formula unit tests once per (dbt code, the vars they do not set
+    themselves): an analyst editing the match formula or the auto-enrollment switch does not wait
+    for them again; a change of a var one of them reads unset does re-run them."""
+    scn = load_scenarios(REPO / "config.yaml")["baseline"]
+    scope = dbt_vars(scn, scn["start_year"], "e", "e")
+    seen = [dbt_code.unit_test_scope(m, scope) for m in two_parses]
+    assert seen[0].keys() == seen[1].keys(), "the unit tests' scope depends on the parse"
+    for edited in ("match_tiers", "auto_enrollment_enabled", "auto_escalation_cap", "termination_rate"):
+        assert edited not in seen[0], f"every unit test that reads {edited} sets it itself"
+    assert "roth_available" in seen[0]
+    assert dbt_code.unit_test_scope(two_parses[0], {**scope, "roth_available": not scope["roth_available"]}) != seen[0]
