@@ -8,6 +8,7 @@ import time
 from pathlib import Path
 
 from plansim import gates
+from plansim.atomic import write_text
 from plansim.config import FILE_VARS, dbt_vars
 from plansim.db import connect
 from plansim.dbt_runner import invoke
@@ -15,7 +16,7 @@ from plansim.paths import RESULTS, model_file, scenario_paths, staged_census
 from plansim.state_files import export_model
 
 # The dbt selector (dbt/selectors.yml) of each phase, and what every phase build adds to it: the
-# unit tests (formula checks on hand-built rows) run once per scenario, in the pre-flight.
+# unit tests (formula checks on hand-built rows) run in the pre-flight (plansim.preflight).
 SELECTORS = {"workforce": "workforce_year", "plan": "plan_year"}
 PHASE_SELECTION = ("--exclude-resource-type", "unit_test")
 
@@ -105,7 +106,4 @@ def job_vars(params_vars: str, inputs: dict[str, str]) -> dict:
 
 
 def write_json(path: str | Path, data: dict) -> None:
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(data, indent=2, sort_keys=True, default=str) + "\n")
-    tmp.replace(path)
+    write_text(path, json.dumps(data, indent=2, sort_keys=True, default=str) + "\n")
