@@ -165,8 +165,9 @@ def get_phase_vars(phase):
 
 def get_scenario_file(wildcards):
     """The resolved scenario (written above: at parse time if missing, by onstart when a run
-    starts): what the pre-flight of the scenario's first job after a change reads. ancient(): its content is the whole scenario, and
-    a phase job re-runs on its own params, not on an edit that the phase does not read."""
+    starts): what the pre-flight of the scenario's first job after a change reads. ancient(): its
+    content is the whole scenario, and a phase job re-runs on its own params, not on an edit that
+    the phase does not read."""
     get_scenario(wildcards)
     return ancient(str(scenario_paths(RESULTS, wildcards.scenario)["scenario"]))
 

@@ -47,6 +47,16 @@ def content_hash(paths) -> str:
     return digest.hexdigest()[:16]
 
 
+# What dbt itself writes into the project directory: not code.
+SKIP_DIRS = {"target", "logs", "dbt_packages"}
+
+
+def project_hash(root: Path = DBT_DIR) -> str:
+    """The content hash of the whole dbt project (the pre-flight's key)."""
+    return content_hash(p for p in root.rglob("*")
+                        if p.is_file() and not SKIP_DIRS & set(p.parts) and p.name != ".user.yml")
+
+
 def code_hash(phase: str, root: Path = DBT_DIR) -> str:
     """The content hash of the phase's files: editing one re-runs exactly the phases that build from it."""
     return content_hash(phase_files(phase, root))

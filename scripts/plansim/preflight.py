@@ -35,20 +35,9 @@ from plansim.atomic import copy_file, write_text
 from plansim.census import CANONICAL_COLUMNS
 from plansim.config import config_hash, dbt_vars
 from plansim.db import sql_literal
-from plansim.dbt_code import unit_test_scope
-from plansim.dbt_runner import DBT_DIR, SAVED_MANIFEST, invoke, load_manifest
+from plansim.dbt_code import project_hash, unit_test_scope
+from plansim.dbt_runner import SAVED_MANIFEST, invoke, load_manifest
 from plansim.paths import RESULTS, STATE, scenario_paths
-
-SKIP_DIRS = {"target", "logs", "dbt_packages"}
-
-
-def project_hash(project: Path = DBT_DIR) -> str:
-    digest = hashlib.sha256()
-    for path in sorted(p for p in project.rglob("*") if p.is_file() and not SKIP_DIRS & set(p.parts)
-                       and p.name != ".user.yml"):
-        digest.update(str(path.relative_to(project)).encode() + b"\0" + path.read_bytes() + b"\0")
-    return digest.hexdigest()[:16]
-
 
 def empty_census(path: Path) -> Path:
     """A zero-row Parquet file with the staged census's columns (the pre-flight's and the model docs' input)."""
